@@ -1,0 +1,99 @@
+"""Turning a form post into a normalised inbound event."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import JsonValue
+
+from leadpipe.shared.events import Consent, Identity, InboundEvent
+
+MAX_FIELD_LENGTH = 2000
+# Form fields that describe the person; everything else is a property of the submission.
+TRAIT_FIELDS = frozenset(
+    {
+        "email",
+        "first_name",
+        "last_name",
+        "company",
+        "title",
+        "phone",
+        "country",
+        "industry",
+        "company_size",
+        "language",
+    }
+)
+
+
+class FieldError(ValueError):
+    """A form field that cannot be accepted; ``field`` names it, ``reason`` says why."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")
+
+
+def normalise_email(raw: object) -> str:
+    if not isinstance(raw, str) or not raw.strip():
+        raise FieldError("email", "is required")
+    try:
+        checked = validate_email(raw.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise FieldError("email", str(exc)) from exc
+    return checked.normalized.lower()
+
+
+def lead_key_for(email: str) -> str:
+    """The Kafka key of a known lead: its normalised email keeps its events on one partition."""
+    return email
+
+
+def _consent(raw: JsonValue, received_at: datetime) -> Consent | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise FieldError("consent", "must be an object with purpose and text_version")
+    purpose, version = raw.get("purpose"), raw.get("text_version")
+    if not isinstance(purpose, str) or not purpose:
+        raise FieldError("consent.purpose", "is required when consent is given")
+    if not isinstance(version, str) or not version:
+        raise FieldError("consent.text_version", "is required when consent is given")
+    return Consent(purpose=purpose, text_version=version, granted_at=received_at)
+
+
+def form_event(
+    form_id: str,
+    fields: Mapping[str, JsonValue],
+    *,
+    source: str,
+    received_at: datetime,
+    event_id: str | None = None,
+) -> InboundEvent:
+    """The ``form_submitted`` event for a post of ``fields`` to form ``form_id``."""
+    for name, value in fields.items():
+        if isinstance(value, str) and len(value) > MAX_FIELD_LENGTH:
+            raise FieldError(name, f"is longer than {MAX_FIELD_LENGTH} characters")
+    email = normalise_email(fields.get("email"))
+    traits: dict[str, JsonValue] = {k: v for k, v in fields.items() if k in TRAIT_FIELDS}
+    traits["email"] = email
+    properties: dict[str, JsonValue] = {
+        k: v for k, v in fields.items() if k not in TRAIT_FIELDS and k != "consent"
+    }
+    properties["form_id"] = form_id
+    return InboundEvent(
+        event_id=event_id or str(uuid.uuid4()),
+        occurred_at=received_at,
+        received_at=received_at,
+        name="form_submitted",
+        lead_key=lead_key_for(email),
+        source=source,
+        identity=Identity(email=email),
+        traits=traits,
+        properties=properties,
+        consent=_consent(fields.get("consent"), received_at),
+    )

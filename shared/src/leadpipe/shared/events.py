@@ -1,0 +1,150 @@
+"""The wire contract: one versioned model per event type.
+
+Models keep fields they do not know (``extra="allow"``) so that a consumer on an older version
+passes newer producers' data through instead of dropping it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import ClassVar, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+
+class Stage(StrEnum):
+    SUBSCRIBER = "subscriber"
+    LEAD = "lead"
+    MQL = "mql"
+    SAL = "sal"
+    SQL = "sql"
+    OPPORTUNITY = "opportunity"
+    CUSTOMER = "customer"
+    NURTURE = "nurture"
+    DISQUALIFIED = "disqualified"
+
+
+class WireModel(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    CE_TYPE: ClassVar[str]
+
+    event_id: str
+    occurred_at: datetime
+
+    @property
+    def ce_type(self) -> str:
+        return self.CE_TYPE
+
+    @classmethod
+    def carries(cls, ce_type: str) -> bool:
+        """Whether a CloudEvent of this type holds this model."""
+        return ce_type == cls.CE_TYPE
+
+
+class Identity(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    email: str | None = None
+    user_id: str | None = None
+    anonymous_id: str | None = None
+
+
+class Consent(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    purpose: str
+    granted_at: datetime
+    text_version: str
+
+
+class InboundEvent(WireModel):
+    """A normalised inbound event on ``lead.events.v1``: a form post, a tracking call, a webhook."""
+
+    CE_TYPE: ClassVar[str] = "io.leadpipe.lead.inbound.v1"
+
+    name: str = Field(description="What happened, e.g. form_submitted, track, lead_contacted.")
+    lead_key: str = Field(description="Kafka key: keeps one lead's events on one partition.")
+    source: str
+    received_at: datetime
+    identity: Identity
+    traits: dict[str, JsonValue] = Field(default_factory=dict)
+    properties: dict[str, JsonValue] = Field(default_factory=dict)
+    context: dict[str, JsonValue] = Field(default_factory=dict)
+    consent: Consent | None = None
+
+
+class LeadSnapshot(BaseModel):
+    """What routing needs to know of a lead; routing never reads scoring's tables."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    company: str | None = None
+    title: str | None = None
+    country: str | None = None
+    industry: str | None = None
+    company_size: int | None = None
+    language: str | None = None
+    source: str | None = None
+    account_domain: str | None = None
+    fit: int = 0
+    engagement: int = 0
+    qualification: int = 0
+    grade: Literal["A", "B", "C"] | None = None
+    temperature: Literal["cold", "warm", "hot"] = "cold"
+    hand_raiser: bool = False
+
+
+class StageChanged(WireModel):
+    """On ``lead.stage-changed.v1``: one event per lifecycle transition."""
+
+    CE_TYPE: ClassVar[str] = "io.leadpipe.lead.stage_changed.v1"
+
+    lead_id: str
+    lead_key: str
+    from_stage: Stage | None
+    to_stage: Stage
+    reason: str
+    cause_event_id: str
+    lead: LeadSnapshot
+
+
+class RepRef(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    rep_id: str
+    name: str
+    email: str
+    role: Literal["bdr", "ae"]
+
+
+RoutedKind = Literal["assigned", "reassigned", "sla_breached", "queued"]
+
+
+class LeadRouted(WireModel):
+    """On ``lead.routed.v1``: what sales tools consume. ``rep`` is None while queued."""
+
+    CE_TYPE: ClassVar[str] = "io.leadpipe.lead.assigned.v1"
+
+    kind: RoutedKind
+    assignment_id: str
+    lead_id: str
+    lead_key: str
+    stage: Stage
+    rep: RepRef | None
+    rule: str
+    reason: str
+    sla_due_at: datetime | None
+    cause_event_id: str
+
+    @property
+    def ce_type(self) -> str:
+        return f"io.leadpipe.lead.{self.kind}.v1"
+
+    @classmethod
+    def carries(cls, ce_type: str) -> bool:
+        return ce_type in {f"io.leadpipe.lead.{kind}.v1" for kind in get_args(RoutedKind)}

@@ -1,0 +1,111 @@
+"""Kafka plumbing: the producer every service uses, consumers, topic creation."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from contextlib import suppress
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.structs import RecordMetadata
+
+from leadpipe.shared.envelope import CloudEvent
+
+log = logging.getLogger(__name__)
+
+
+def make_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
+    """An idempotent producer that waits for all in-sync replicas (acks=all)."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=1,
+    )
+
+
+def make_consumer(bootstrap: str, group_id: str, topics: Iterable[str]) -> AIOKafkaConsumer:
+    """A consumer that never commits on its own: offsets follow the database commit."""
+    return AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=bootstrap,
+        group_id=group_id,
+        client_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+
+
+async def publish(
+    producer: AIOKafkaProducer, topic: str, key: str, event: CloudEvent
+) -> RecordMetadata:
+    """Send one event and wait until Kafka acknowledged it."""
+    pending = await producer.send(
+        topic, value=event.data, key=key.encode(), headers=event.headers()
+    )
+    metadata: RecordMetadata = await pending
+    return metadata
+
+
+async def ensure_topics(
+    bootstrap: str,
+    topics: Iterable[str],
+    *,
+    partitions: int,
+    replication_factor: int,
+    retention_ms: int,
+) -> None:
+    """Create the topics that do not exist yet; existing ones are left as they are."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="leadpipe-admin")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [
+            NewTopic(
+                name=name,
+                num_partitions=partitions,
+                replication_factor=replication_factor,
+                topic_configs={"retention.ms": str(retention_ms)},
+            )
+            for name in topics
+            if name not in existing
+        ]
+        if not wanted:
+            return
+        # Another service may create them at the same moment.
+        with suppress(TopicAlreadyExistsError):
+            await admin.create_topics(wanted)
+        # Metadata for new topics reaches the partition leaders a moment later.
+        await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
+
+
+async def start_tail_reader(
+    bootstrap: str, topic: str, *, timeout_s: float = 15.0
+) -> AIOKafkaConsumer:
+    """A started consumer outside any group that reads ``topic`` from its current end: nothing
+    published after this returns can be missed. For tools and tests that watch a topic."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="latest"
+    )
+    await consumer.start()
+    try:
+        for _ in range(int(timeout_s / 0.05)):
+            if consumer.assignment():
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise RuntimeError(f"topic {topic} has no partitions after {timeout_s:.0f} s")
+        assigned = list(consumer.assignment())
+        await consumer.seek_to_end(*assigned)
+        for partition in assigned:
+            await consumer.position(partition)
+    except BaseException:
+        await consumer.stop()
+        raise
+    return consumer

@@ -1,0 +1,163 @@
+"""What a consuming service runs besides its HTTP API: the database engine, the producer, the
+consume loop and the outbox relay, started and stopped together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from fastapi import APIRouter, FastAPI
+from sqlalchemy import Table, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_random_exponential,
+)
+
+from leadpipe.shared.consume import BatchHandler, ConsumerHealth, consume_forever
+from leadpipe.shared.db import make_engine, make_sessionmaker
+from leadpipe.shared.http import operations_router
+from leadpipe.shared.kafka import ensure_topics, make_consumer, make_producer
+from leadpipe.shared.outbox import OutboxRelay
+from leadpipe.shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MakeHandler = Callable[[async_sessionmaker[AsyncSession], OutboxRelay], BatchHandler]
+
+
+@dataclass
+class ConsumerRuntime:
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    producer: AIOKafkaProducer
+    consumer: AIOKafkaConsumer
+    relay: OutboxRelay
+    health: ConsumerHealth
+    tasks: list[asyncio.Task[None]]
+
+    async def readiness(self) -> dict[str, bool]:
+        database = True
+        try:
+            async with self.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception:
+            database = False
+        loops = all(not task.done() for task in self.tasks)
+        return {"database": database, "consumer": loops and self.health.healthy()}
+
+
+async def start_with_retry(
+    start: Callable[[], object], what: str, *, give_up_after_s: float
+) -> None:
+    """Start a client whose server may come up later than this service."""
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type(Exception),
+        wait=wait_random_exponential(multiplier=0.2, max=5.0),
+        stop=stop_after_delay(give_up_after_s),
+        reraise=True,
+    ):
+        with attempt:
+            try:
+                result = start()
+                if asyncio.iscoroutine(result):
+                    await result
+            except Exception as exc:
+                log.warning("%s not reachable yet: %s", what, exc)
+                raise
+
+
+@asynccontextmanager
+async def consumer_runtime(
+    settings: Settings,
+    *,
+    group_id: str,
+    topics_in: Sequence[str],
+    outbox: Table,
+    make_handler: MakeHandler,
+    startup_timeout_s: float = 120.0,
+) -> AsyncIterator[ConsumerRuntime]:
+    engine = make_engine(settings.database_url)
+    sessions = make_sessionmaker(engine)
+    producer = make_producer(settings.kafka_bootstrap, client_id=group_id)
+    consumer = make_consumer(settings.kafka_bootstrap, group_id, topics_in)
+    relay = OutboxRelay(sessions, outbox, producer)
+    health = ConsumerHealth()
+    try:
+        await start_with_retry(
+            lambda: ensure_topics(
+                settings.kafka_bootstrap,
+                settings.topics.all(),
+                partitions=settings.topic_partitions,
+                replication_factor=settings.topic_replication_factor,
+                retention_ms=settings.topic_retention_ms,
+            ),
+            "kafka",
+            give_up_after_s=startup_timeout_s,
+        )
+        await start_with_retry(producer.start, "kafka producer", give_up_after_s=startup_timeout_s)
+        await start_with_retry(consumer.start, "kafka consumer", give_up_after_s=startup_timeout_s)
+        handler = make_handler(sessions, relay)
+        tasks = [
+            asyncio.create_task(consume_forever(consumer, handler, health), name="consume"),
+            asyncio.create_task(relay.run(), name="outbox-relay"),
+        ]
+        runtime = ConsumerRuntime(engine, sessions, producer, consumer, relay, health, tasks)
+        try:
+            yield runtime
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with suppress(asyncio.CancelledError, Exception):
+                    await task
+    finally:
+        with suppress(Exception):
+            await consumer.stop()
+        with suppress(Exception):
+            await producer.stop()
+        await engine.dispose()
+
+
+def create_consumer_app(
+    settings: Settings,
+    *,
+    title: str,
+    group_id: str,
+    topic_in: str,
+    outbox: Table,
+    make_handler: MakeHandler,
+    routers: Sequence[APIRouter],
+) -> FastAPI:
+    """The FastAPI app of a consuming service: its API plus the consume loop and the relay,
+    which run for the app's lifetime. ``app.state.sessions`` is the API's session factory."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with consumer_runtime(
+            settings,
+            group_id=group_id,
+            topics_in=[topic_in],
+            outbox=outbox,
+            make_handler=make_handler,
+        ) as runtime:
+            app.state.sessions = runtime.sessions
+            app.state.runtime = runtime
+            yield
+
+    app = FastAPI(title=title, version="0.1.0", lifespan=lifespan)
+
+    async def readiness() -> dict[str, bool]:
+        runtime: ConsumerRuntime = app.state.runtime
+        return await runtime.readiness()
+
+    app.include_router(operations_router(readiness))
+    for router in routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from leadpipe.localstack.repo import repo_root
+from leadpipe.shared import migrate
+from leadpipe.shared.db import make_engine, make_sessionmaker
+from leadpipe.shared.kafka import ensure_topics
+from leadpipe.shared.settings import Settings
+from tests.infrastructure import Infrastructure, infrastructure
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infrastructure]:
+    with infrastructure() as found:
+        migrate.upgrade(repo_root(), found.database_url)
+        yield found
+
+
+@pytest.fixture(scope="session")
+def settings(infra: Infrastructure) -> Settings:
+    return Settings(
+        kafka_bootstrap=infra.kafka_bootstrap,
+        database_url=infra.database_url,
+        topic_prefix=infra.topic_prefix,
+    )
+
+
+@pytest.fixture(scope="session")
+async def topics_created(settings: Settings) -> None:
+    await ensure_topics(
+        settings.kafka_bootstrap,
+        settings.topics.all(),
+        partitions=settings.topic_partitions,
+        replication_factor=1,
+        retention_ms=settings.topic_retention_ms,
+    )
+
+
+@pytest.fixture(scope="session")
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(settings.database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return make_sessionmaker(engine)

@@ -1,0 +1,175 @@
+"""The three services as processes: a form post ends as a routed lead on ``lead.routed.v1``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from rich.console import Console
+
+from leadpipe.cli.demo import DEMO_REPS, run_demo
+from leadpipe.localstack.processes import free_port
+from leadpipe.localstack.repo import repo_root
+from leadpipe.shared.envelope import from_record, unwrap
+from leadpipe.shared.events import LeadRouted
+from leadpipe.shared.settings import Settings
+from tests.integration.kafka_helpers import TopicReader, keyed
+
+pytestmark = pytest.mark.e2e
+SERVICES = ("scoring", "routing", "ingest")
+
+
+@dataclass(frozen=True)
+class RunningPipeline:
+    settings: Settings
+    logs: dict[str, Path]
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{getattr(self.settings, f'{service}_port')}"
+
+
+def _wait_ready(
+    url: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float = 90
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"{url} exited:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"{url} not ready in {timeout_s} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def pipeline(
+    settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningPipeline]:
+    ports = {"ingest": free_port(), "scoring": free_port(), "routing": free_port()}
+    configured = settings.model_copy(update={f"{name}_port": port for name, port in ports.items()})
+    env = dict(os.environ)
+    env.update(
+        {
+            "LEADPIPE_KAFKA_BOOTSTRAP": configured.kafka_bootstrap,
+            "LEADPIPE_DATABASE_URL": configured.database_url,
+            "LEADPIPE_TOPIC_PREFIX": configured.topic_prefix,
+            **{f"LEADPIPE_{name.upper()}_PORT": str(port) for name, port in ports.items()},
+        }
+    )
+    logs_dir = tmp_path_factory.mktemp("service-logs")
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    logs = {name: logs_dir / f"{name}.log" for name in SERVICES}
+    try:
+        for name in SERVICES:
+            with logs[name].open("wb") as log:
+                processes[name] = subprocess.Popen(
+                    [sys.executable, "-m", f"leadpipe.{name}.main"],
+                    cwd=repo_root(),
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+        for name in SERVICES:
+            _wait_ready(f"http://127.0.0.1:{ports[name]}", processes[name], logs[name])
+        yield RunningPipeline(configured, logs)
+    finally:
+        for process in processes.values():
+            process.terminate()
+        for process in processes.values():
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+async def _ensure_reps(pipeline: RunningPipeline) -> None:
+    async with httpx.AsyncClient() as client:
+        existing = (await client.get(f"{pipeline.url('routing')}/v1/reps")).json()
+        if not existing:
+            for rep in DEMO_REPS:
+                response = await client.post(f"{pipeline.url('routing')}/v1/reps", json=rep)
+                assert response.status_code == 201, response.text
+
+
+async def test_form_post_ends_as_a_routed_lead(pipeline: RunningPipeline) -> None:
+    await _ensure_reps(pipeline)
+    email = f"e2e.{uuid.uuid4().hex[:8]}@kunde.example"
+    settings = pipeline.settings
+    async with TopicReader(settings.kafka_bootstrap, settings.topics.routed) as reader:
+        async with httpx.AsyncClient() as client:
+            response = await client.post(
+                f"{pipeline.url('ingest')}/v1/forms/demo-request",
+                json={
+                    "email": email,
+                    "title": "Head of IT",
+                    "budget": "yes",
+                    "company": "Kunde AG",
+                },
+            )
+        assert response.status_code == 202, response.text
+        seen = await reader.wait_for(keyed(email), timeout_s=30)
+    record = seen[-1]
+    headers = dict(record.headers)
+    assert headers["ce_specversion"] == b"1.0"
+    assert headers["ce_type"] == b"io.leadpipe.lead.assigned.v1"
+    assert headers["ce_source"] == b"/leadpipe/routing"
+    assert {"ce_id", "ce_time", "traceparent", "content-type"} <= set(headers)
+    routed = unwrap(from_record(record.headers, record.value), LeadRouted)
+    assert routed.kind == "assigned"
+    assert routed.rep is not None and routed.rep.role == "ae"
+    assert routed.stage == "sql"
+
+
+async def test_invalid_form_post_names_the_field(pipeline: RunningPipeline) -> None:
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            f"{pipeline.url('ingest')}/v1/forms/demo-request", json={"first_name": "Max"}
+        )
+    assert response.status_code == 422
+    assert response.json()["error"] == {"field": "email", "reason": "is required"}
+
+
+async def test_demo_command_shows_the_lead_scored_and_routed(pipeline: RunningPipeline) -> None:
+    console = Console(record=True, width=160)
+    result = await run_demo(pipeline.settings, console, timeout_s=30)
+    assert result.lead["stage"] == "sql"
+    assert result.routed.rep is not None
+    assert {r["reason"] for r in result.lead["reasons"]} >= {
+        "+25 BANT budget confirmed on the form"
+    }
+    assert [a["kind"] for a in result.assignments] == ["assigned"]
+
+
+async def test_round_robin_spreads_leads_over_the_aes(pipeline: RunningPipeline) -> None:
+    await _ensure_reps(pipeline)
+    settings = pipeline.settings
+    emails = [f"rr.{uuid.uuid4().hex[:8]}@kunde.example" for _ in range(4)]
+    picks: list[str] = []
+    async with (
+        TopicReader(settings.kafka_bootstrap, settings.topics.routed) as reader,
+        httpx.AsyncClient() as client,
+    ):
+        for email in emails:
+            response = await client.post(
+                f"{pipeline.url('ingest')}/v1/forms/demo",
+                json={"email": email, "title": "CTO", "budget": "yes"},
+            )
+            assert response.status_code == 202
+            seen = await reader.wait_for(keyed(email), timeout_s=30)
+            routed = unwrap(from_record(seen[-1].headers, seen[-1].value), LeadRouted)
+            assert routed.rep is not None
+            picks.append(routed.rep.rep_id)
+    # Two AEs, four leads in a row: each gets two, alternating.
+    assert len(set(picks)) == 2
+    assert picks[0] == picks[2] and picks[1] == picks[3]

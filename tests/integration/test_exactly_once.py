@@ -1,0 +1,145 @@
+"""A redelivered event changes nothing; the outbox relay publishes what a batch emitted."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from leadpipe.scoring.adapters.orm import LeadRow, ScoreChangeRow, StageChangeRow
+from leadpipe.scoring.adapters.orm import outbox as scoring_outbox
+from leadpipe.scoring.handlers import InboundHandler
+from leadpipe.shared.consume import TransactionalBatchHandler
+from leadpipe.shared.envelope import from_record, unwrap, wrap
+from leadpipe.shared.events import Identity, InboundEvent, Stage, StageChanged
+from leadpipe.shared.kafka import make_producer
+from leadpipe.shared.outbox import OutboxRelay
+from leadpipe.shared.settings import Settings
+from tests.integration.kafka_helpers import TopicReader
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("topics_created")]
+
+
+@dataclass(frozen=True)
+class DeliveredRecord:
+    """A record as the consume loop hands it over (value and headers as Kafka carries them)."""
+
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+    topic: str = "lead.events.v1"
+    partition: int = 0
+    offset: int = 0
+    key: bytes | None = None
+
+
+@dataclass
+class Commits:
+    count: int = 0
+
+    def __call__(self) -> None:
+        self.count += 1
+
+
+def demo_request(email: str) -> InboundEvent:
+    now = datetime.now(UTC)
+    return InboundEvent(
+        event_id=str(uuid.uuid4()),
+        occurred_at=now,
+        received_at=now,
+        name="form_submitted",
+        lead_key=email,
+        source="form:demo-request",
+        identity=Identity(email=email),
+        traits={"email": email, "title": "Geschäftsführer", "company": "Muster GmbH"},
+        properties={"form_id": "demo-request", "budget": "yes"},
+    )
+
+
+def delivered(event: InboundEvent) -> DeliveredRecord:
+    cloud_event = wrap(event, "/test")
+    return DeliveredRecord(cloud_event.data, cloud_event.headers(), key=event.lead_key.encode())
+
+
+@dataclass(frozen=True)
+class LeadRecords:
+    engagement: int
+    stage: str
+    score_changes: int
+    stage_changes: int
+    emitted: int
+
+
+async def _records(sessions: async_sessionmaker[AsyncSession], email: str) -> LeadRecords:
+    async with sessions() as session:
+        lead = (await session.execute(select(LeadRow).where(LeadRow.email == email))).scalar_one()
+        changes = await session.scalar(
+            select(func.count()).where(ScoreChangeRow.lead_id == lead.id)
+        )
+        moves = await session.scalar(select(func.count()).where(StageChangeRow.lead_id == lead.id))
+        emitted = await session.scalar(select(func.count()).where(scoring_outbox.c.key == email))
+    return LeadRecords(lead.engagement, lead.stage, changes or 0, moves or 0, emitted or 0)
+
+
+async def test_a_duplicated_event_is_applied_once(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    email = f"{uuid.uuid4().hex[:10]}@dup.example"
+    event = demo_request(email)
+    commits = Commits()
+    handler = TransactionalBatchHandler(
+        sessions, InboundEvent, InboundHandler(settings.topics), commits
+    )
+    await handler([delivered(event)])
+    first = await _records(sessions, email)
+    assert first == LeadRecords(40, Stage.SQL.value, score_changes=5, stage_changes=3, emitted=3)
+    await handler([delivered(event), delivered(event)])
+    assert await _records(sessions, email) == first
+    assert commits.count == 2
+
+
+async def test_undecodable_record_does_not_block_the_batch(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    email = f"{uuid.uuid4().hex[:10]}@poison.example"
+    handler = TransactionalBatchHandler(
+        sessions, InboundEvent, InboundHandler(settings.topics), Commits()
+    )
+    poison = DeliveredRecord(b"not json", [("ce_type", b"x")])
+    await handler([poison, delivered(demo_request(email))])
+    assert (await _records(sessions, email)).stage == Stage.SQL.value
+
+
+async def test_outbox_relay_publishes_stage_changes_once(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    email = f"{uuid.uuid4().hex[:10]}@relay.example"
+    producer = make_producer(settings.kafka_bootstrap, "test-relay")
+    await producer.start()
+    relay = OutboxRelay(sessions, scoring_outbox, producer)
+    handler = TransactionalBatchHandler(
+        sessions, InboundEvent, InboundHandler(settings.topics), relay.wake
+    )
+    try:
+        async with TopicReader(settings.kafka_bootstrap, settings.topics.stage_changed) as reader:
+            await handler([delivered(demo_request(email))])
+            while await relay.publish_pending():
+                pass
+            assert await relay.publish_pending() == 0
+            seen = await reader.drain(2.0)
+    finally:
+        await producer.stop()
+    mine = [
+        unwrap(from_record(r.headers, r.value), StageChanged)
+        for r in seen
+        if r.key == email.encode()
+    ]
+    assert [(c.from_stage, c.to_stage) for c in mine] == [
+        (None, Stage.LEAD),
+        (Stage.LEAD, Stage.MQL),
+        (Stage.MQL, Stage.SQL),
+    ]
+    assert len({c.event_id for c in mine}) == 3
