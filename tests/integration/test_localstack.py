@@ -188,3 +188,23 @@ def test_down_never_signals_an_unrelated_process_that_reused_a_recorded_pid(
     finally:
         bystander.kill()
         bystander.wait()
+
+
+def test_a_part_named_by_the_environment_is_not_started(tmp_path: Path) -> None:
+    """With LEADPIPE_KAFKA_BOOTSTRAP set, `leadpipe up` starts PostgreSQL only."""
+    full = _fresh_stack(tmp_path / "stack")
+    postgres_only = LocalStack(
+        full.root,
+        kafka_port=full.kafka_port,
+        kafka_controller_port=full.kafka_controller_port,
+        postgres_port=full.postgres_port,
+        durable=False,
+        with_kafka=False,
+    )
+    try:
+        postgres_only.up(lambda _: None)
+        assert [part.name for part in postgres_only.status()] == ["postgres"]
+        assert _postgres_status(postgres_only).running
+        assert not any(part.running for part in full.status() if part.name == "kafka")
+    finally:
+        postgres_only.down(lambda _: None)

@@ -63,6 +63,8 @@ def load_environment() -> Environment:
             kafka_controller_port=stack_settings.kafka_controller_port,
             postgres_port=stack_settings.postgres_port,
             cache_dir=state_dir / "cache",
+            with_kafka=KAFKA_ENV not in os.environ,
+            with_postgres=DATABASE_ENV not in os.environ,
         )
         overrides: dict[str, str] = {}
         if KAFKA_ENV not in os.environ:

@@ -24,6 +24,9 @@ class LocalStack:
     cache_dir: Path = field(default_factory=default_cache_dir)
     # False only for throwaway test stacks: PostgreSQL then skips fsync.
     durable: bool = True
+    # Either part can be left out when the environment names a running one instead.
+    with_kafka: bool = True
+    with_postgres: bool = True
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -41,7 +44,9 @@ class LocalStack:
         kafka = self._kafka()
         postgres = self._postgres()
         # Checked before anything starts, so a taken port does not leave half a stack running.
-        taken = kafka.foreign_ports() + postgres.foreign_ports()
+        taken = (kafka.foreign_ports() if self.with_kafka else []) + (
+            postgres.foreign_ports() if self.with_postgres else []
+        )
         if taken:
             raise LocalStackError(
                 f"local stack: port(s) {', '.join(map(str, taken))} on 127.0.0.1 already in use "
@@ -49,18 +54,29 @@ class LocalStack:
                 "other ports"
             )
         self._root().mkdir(parents=True, exist_ok=True)
+        if not self.with_kafka:
+            if self.with_postgres:
+                postgres.up(log)
+            return
         libs = ensure_kafka_libs(self.cache_dir.absolute(), log)
         # The JVM takes seconds to boot: PostgreSQL comes up meanwhile.
         startup = kafka.start(libs, log)
-        postgres.up(log)
+        if self.with_postgres:
+            postgres.up(log)
         kafka.wait_until_ready(startup, log)
 
     def down(self, log: Log) -> None:
+        # Stops only what this stack's pid files record, so a part left out is untouched.
         self._kafka().stop(log)
         self._postgres().stop(log)
 
     def status(self) -> list[ComponentStatus]:
-        return [self._kafka().status(), self._postgres().status()]
+        parts = []
+        if self.with_kafka:
+            parts.append(self._kafka().status())
+        if self.with_postgres:
+            parts.append(self._postgres().status())
+        return parts
 
     def _root(self) -> Path:
         # Processes run with other working directories: every path handed out is absolute.
