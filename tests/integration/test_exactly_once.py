@@ -101,18 +101,6 @@ async def test_a_duplicated_event_is_applied_once(
     assert commits.count == 2
 
 
-async def test_undecodable_record_does_not_block_the_batch(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession]
-) -> None:
-    email = f"{uuid.uuid4().hex[:10]}@poison.example"
-    handler = TransactionalBatchHandler(
-        sessions, InboundEvent, InboundHandler(settings.topics), Commits()
-    )
-    poison = DeliveredRecord(b"not json", [("ce_type", b"x")])
-    await handler([poison, delivered(demo_request(email))])
-    assert (await _records(sessions, email)).stage == Stage.SQL.value
-
-
 async def test_outbox_relay_publishes_stage_changes_once(
     settings: Settings, sessions: async_sessionmaker[AsyncSession]
 ) -> None:

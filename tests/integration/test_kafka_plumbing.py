@@ -9,10 +9,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from leadpipe.shared.consume import ConsumerHealth, Record, consume_forever
+from leadpipe.shared.consume import ConsumerHealth, consume_forever
+from leadpipe.shared.dead_letters import DeadLetterQueue
 from leadpipe.shared.envelope import from_record, unwrap, wrap
 from leadpipe.shared.events import Identity, InboundEvent
 from leadpipe.shared.kafka import make_consumer, make_producer, publish
+from leadpipe.shared.records import Record
 from leadpipe.shared.settings import Settings
 from tests.integration.kafka_helpers import TopicReader, keyed
 
@@ -79,8 +81,13 @@ async def test_offsets_are_committed_only_after_the_batch_was_applied(settings: 
             all_applied.set()
 
     consumer = make_consumer(settings.kafka_bootstrap, group, [topic])
+    dlq_producer = make_producer(settings.kafka_bootstrap, "test-dlq")
     await consumer.start()
-    loop = asyncio.create_task(consume_forever(consumer, flaky_handler, ConsumerHealth()))
+    await dlq_producer.start()
+    dead_letters = DeadLetterQueue(dlq_producer, settings.topics.lead_events_dlq)
+    loop = asyncio.create_task(
+        consume_forever(consumer, flaky_handler, ConsumerHealth(), dead_letters)
+    )
     try:
         async with asyncio.timeout(30):
             await all_applied.wait()
@@ -88,5 +95,6 @@ async def test_offsets_are_committed_only_after_the_batch_was_applied(settings: 
         loop.cancel()
         await asyncio.gather(loop, return_exceptions=True)
         await consumer.stop()
+        await dlq_producer.stop()
     # The failed batch was retried, not skipped, and nothing was applied twice.
     assert sorted(applied) == sorted(wanted)

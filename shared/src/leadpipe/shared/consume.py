@@ -5,36 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from time import monotonic
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_never, wait_random_exponential
 
+from leadpipe.shared.dead_letters import DeadLetterQueue, UndecodableRecord, is_transient
 from leadpipe.shared.envelope import EnvelopeError, from_record, unwrap
 from leadpipe.shared.events import WireModel
+from leadpipe.shared.records import Record
 
 log = logging.getLogger(__name__)
-
-
-class Record(Protocol):
-    """The parts of a consumed Kafka record that leadpipe reads."""
-
-    @property
-    def topic(self) -> str: ...
-    @property
-    def partition(self) -> int: ...
-    @property
-    def offset(self) -> int: ...
-    @property
-    def key(self) -> bytes | None: ...
-    @property
-    def value(self) -> bytes | None: ...
-    @property
-    def headers(self) -> Sequence[tuple[str, bytes]]: ...
 
 
 M = TypeVar("M", bound=WireModel)
@@ -57,9 +42,11 @@ async def consume_forever(
     consumer: AIOKafkaConsumer,
     handle_batch: BatchHandler,
     health: ConsumerHealth,
+    dead_letters: DeadLetterQueue,
     *,
     max_records: int = 500,
     poll_timeout_ms: int = 100,
+    max_attempts: int = 5,
 ) -> None:
     """Run until cancelled. ``handle_batch`` must apply the whole batch in one transaction and
     be idempotent per event: after a crash the same records are delivered again."""
@@ -69,20 +56,7 @@ async def consume_forever(
         records = [record for partition in batches.values() for record in partition]
         if not records:
             continue
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type(Exception),
-            wait=wait_random_exponential(multiplier=0.2, max=10.0),
-            stop=stop_never,
-            reraise=True,
-        ):
-            with attempt:
-                try:
-                    await handle_batch(records)
-                except Exception as exc:
-                    health.last_error = f"{type(exc).__name__}: {exc}"[:500]
-                    log.exception("batch failed; it will be retried", extra={"size": len(records)})
-                    raise
-        health.last_error = None
+        await apply_batch(records, handle_batch, health, dead_letters, max_attempts=max_attempts)
         health.processed += len(records)
         await consumer.commit(
             {
@@ -92,6 +66,59 @@ async def consume_forever(
         )
         # Give the event loop a turn so HTTP and the relay are not starved under load.
         await asyncio.sleep(0)
+
+
+async def apply_batch(
+    records: Sequence[Record],
+    handle_batch: BatchHandler,
+    health: ConsumerHealth,
+    dead_letters: DeadLetterQueue,
+    *,
+    max_attempts: int,
+) -> None:
+    """Apply ``records`` as one batch. When the batch keeps failing for a reason that is not
+    transient, apply the records one by one and dead-letter each one that still fails, so one
+    poison event cannot hold up its partition."""
+    if await _attempt(handle_batch, records, health, max_attempts) is None:
+        return
+    for record in records:
+        failure = await _attempt(handle_batch, [record], health, max_attempts)
+        if failure is not None:
+            error, attempts = failure
+            await dead_letters.send(record, error, attempts)
+
+
+async def _attempt(
+    handle_batch: BatchHandler, records: Sequence[Record], health: ConsumerHealth, max_attempts: int
+) -> tuple[str, int] | None:
+    """None once applied; else the last error and how many attempts it took to give up.
+    Transient failures are retried without limit."""
+    attempts = 0
+    while True:
+        try:
+            await handle_batch(records)
+        except UndecodableRecord as exc:
+            return f"undecodable: {exc}", attempts + 1
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"[:2000]
+            health.last_error = error
+            attempts += 1
+            transient = is_transient(exc)
+            if not transient and attempts >= max_attempts:
+                return error, attempts
+            log.warning(
+                "batch failed; retrying",
+                extra={
+                    "size": len(records),
+                    "attempt": attempts,
+                    "transient": transient,
+                    "error": error[:300],
+                },
+            )
+            await asyncio.sleep(min(10.0, 0.1 * 2 ** min(attempts, 7)) * random.uniform(0.5, 1.0))
+        else:
+            health.last_error = None
+            return None
 
 
 EventHandler = Callable[[AsyncSession, M], Awaitable[None]]
@@ -119,16 +146,6 @@ class TransactionalBatchHandler(Generic[M]):
                 try:
                     event = unwrap(from_record(record.headers, record.value), self._model)
                 except EnvelopeError as exc:
-                    # Not retried: decoding again cannot succeed.
-                    log.error(
-                        "undecodable event skipped",
-                        extra={
-                            "topic": record.topic,
-                            "partition": record.partition,
-                            "offset": record.offset,
-                            "error": str(exc),
-                        },
-                    )
-                    continue
+                    raise UndecodableRecord(str(exc)) from exc
                 await self._handle(session, event)
         self._on_commit()

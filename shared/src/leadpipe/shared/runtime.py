@@ -22,6 +22,7 @@ from tenacity import (
 
 from leadpipe.shared.consume import BatchHandler, ConsumerHealth, consume_forever
 from leadpipe.shared.db import make_engine, make_sessionmaker
+from leadpipe.shared.dead_letters import DeadLetterQueue
 from leadpipe.shared.http import operations_router
 from leadpipe.shared.kafka import ensure_topics, make_consumer, make_producer
 from leadpipe.shared.outbox import OutboxRelay
@@ -105,7 +106,15 @@ async def consumer_runtime(
         await start_with_retry(consumer.start, "kafka consumer", give_up_after_s=startup_timeout_s)
         handler = make_handler(sessions, relay)
         tasks = [
-            asyncio.create_task(consume_forever(consumer, handler, health), name="consume"),
+            asyncio.create_task(
+                consume_forever(
+                    consumer,
+                    handler,
+                    health,
+                    DeadLetterQueue(producer, settings.topics.lead_events_dlq),
+                ),
+                name="consume",
+            ),
             asyncio.create_task(relay.run(), name="outbox-relay"),
         ]
         runtime = ConsumerRuntime(engine, sessions, producer, consumer, relay, health, tasks)

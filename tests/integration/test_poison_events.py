@@ -1,0 +1,106 @@
+"""Poison events go to the dead-letter topic after bounded retries; the partition keeps flowing."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from leadpipe.scoring.adapters.orm import LeadRow
+from leadpipe.scoring.handlers import InboundHandler
+from leadpipe.shared.consume import ConsumerHealth, TransactionalBatchHandler, consume_forever
+from leadpipe.shared.dead_letters import DeadLetterQueue
+from leadpipe.shared.envelope import wrap
+from leadpipe.shared.events import Identity, InboundEvent
+from leadpipe.shared.kafka import make_consumer, make_producer, publish
+from leadpipe.shared.settings import Settings
+from tests.integration.kafka_helpers import TopicReader
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("topics_created")]
+
+
+def form_post(email: str) -> InboundEvent:
+    now = datetime.now(UTC)
+    return InboundEvent(
+        event_id=str(uuid.uuid4()),
+        occurred_at=now,
+        received_at=now,
+        name="form_submitted",
+        lead_key=email,
+        source="form:test",
+        identity=Identity(email=email),
+        traits={"email": email},
+        properties={"form_id": "newsletter"},
+    )
+
+
+class FailsFor:
+    """The real scoring handler, except that it keeps failing for one lead (a bug's stand-in)."""
+
+    def __init__(self, settings: Settings, poisoned_key: str) -> None:
+        self._inner = InboundHandler(settings.topics)
+        self._poisoned_key = poisoned_key
+
+    async def __call__(self, session: AsyncSession, event: InboundEvent) -> None:
+        if event.lead_key == self._poisoned_key:
+            raise ValueError("handler bug for this event")
+        await self._inner(session, event)
+
+
+async def test_poison_events_are_dead_lettered_and_the_rest_applied(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    topic = settings.topics.lead_events
+    run = uuid.uuid4().hex[:8]
+    poisoned, healthy = f"poison.{run}@dlq.example", f"healthy.{run}@dlq.example"
+    producer = make_producer(settings.kafka_bootstrap, "test-poison")
+    await producer.start()
+    consumer = make_consumer(settings.kafka_bootstrap, f"test-poison-{run}", [topic])
+    handler = TransactionalBatchHandler(
+        sessions, InboundEvent, FailsFor(settings, poisoned), lambda: None
+    )
+    try:
+        async with TopicReader(settings.kafka_bootstrap, settings.topics.lead_events_dlq) as dlq:
+            # All on one key, so all on one partition, in this order.
+            key = f"same-partition-{run}".encode()
+            await producer.send_and_wait(topic, b"{not json", key=key, headers=[("x", b"1")])
+            for event in (form_post(poisoned), form_post(healthy)):
+                await publish(producer, topic, key.decode(), wrap(event, "/test"))
+            await consumer.start()
+            loop = asyncio.create_task(
+                consume_forever(
+                    consumer,
+                    handler,
+                    ConsumerHealth(),
+                    DeadLetterQueue(producer, settings.topics.lead_events_dlq),
+                    max_attempts=2,
+                )
+            )
+            try:
+                letters = [r for r in await dlq.drain(0) if r.key == key]
+                async with asyncio.timeout(60):
+                    while len(letters) < 2:
+                        letters += [r for r in await dlq.drain(0.5) if r.key == key]
+            finally:
+                loop.cancel()
+                await asyncio.gather(loop, return_exceptions=True)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+    undecodable, failing = (dict(letter.headers) for letter in letters)
+    assert undecodable["dlq_original_topic"] == topic.encode()
+    assert undecodable["dlq_error"].startswith(b"undecodable")
+    assert undecodable["dlq_attempts"] == b"1"
+    assert undecodable["x"] == b"1"
+    assert b"handler bug for this event" in failing["dlq_error"]
+    assert failing["dlq_attempts"] == b"2"
+    assert int(failing["dlq_original_offset"]) == int(undecodable["dlq_original_offset"]) + 1
+    async with sessions() as session:
+        applied = await session.scalar(select(LeadRow.email).where(LeadRow.email == healthy))
+        skipped = await session.scalar(select(LeadRow.email).where(LeadRow.email == poisoned))
+    assert (applied, skipped) == (healthy, None)
