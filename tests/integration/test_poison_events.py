@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from leadpipe.cli.dlq import read_all, replay
 from leadpipe.scoring.adapters.orm import LeadRow
 from leadpipe.scoring.handlers import InboundHandler
 from leadpipe.shared.consume import ConsumerHealth, TransactionalBatchHandler, consume_forever
@@ -100,7 +101,45 @@ async def test_poison_events_are_dead_lettered_and_the_rest_applied(
     assert b"handler bug for this event" in failing["dlq_error"]
     assert failing["dlq_attempts"] == b"2"
     assert int(failing["dlq_original_offset"]) == int(undecodable["dlq_original_offset"]) + 1
+    assert await lead_emails(sessions, healthy, poisoned) == {healthy}
+
+    # Once the bug is fixed, `leadpipe dlq replay` sends the event back and it is applied.
+    on_topic = [letter for letter in await read_all(settings) if letter.key == key]
+    assert len(on_topic) == 2
+    await replay(settings, [on_topic[1]])
+    fixed = TransactionalBatchHandler(
+        sessions, InboundEvent, InboundHandler(settings.topics), lambda: None
+    )
+    await consume_until(settings, f"test-poison-{run}", fixed, sessions, poisoned)
+    assert await lead_emails(sessions, healthy, poisoned) == {healthy, poisoned}
+
+
+async def lead_emails(sessions: async_sessionmaker[AsyncSession], *emails: str) -> set[str]:
     async with sessions() as session:
-        applied = await session.scalar(select(LeadRow.email).where(LeadRow.email == healthy))
-        skipped = await session.scalar(select(LeadRow.email).where(LeadRow.email == poisoned))
-    assert (applied, skipped) == (healthy, None)
+        found = await session.scalars(select(LeadRow.email).where(LeadRow.email.in_(emails)))
+        return {email for email in found if email}
+
+
+async def consume_until(
+    settings: Settings,
+    group: str,
+    handler: TransactionalBatchHandler[InboundEvent],
+    sessions: async_sessionmaker[AsyncSession],
+    email: str,
+) -> None:
+    consumer = make_consumer(settings.kafka_bootstrap, group, [settings.topics.lead_events])
+    producer = make_producer(settings.kafka_bootstrap, "test-replay")
+    await consumer.start()
+    await producer.start()
+    dead_letters = DeadLetterQueue(producer, settings.topics.lead_events_dlq)
+    loop = asyncio.create_task(consume_forever(consumer, handler, ConsumerHealth(), dead_letters))
+    try:
+        async with asyncio.timeout(60):
+            # The database is the only witness of the replayed event being applied.
+            while email not in await lead_emails(sessions, email):  # noqa: ASYNC110
+                await asyncio.sleep(0.2)
+    finally:
+        loop.cancel()
+        await asyncio.gather(loop, return_exceptions=True)
+        await consumer.stop()
+        await producer.stop()

@@ -86,10 +86,10 @@ async def ensure_topics(
 
 
 async def start_tail_reader(
-    bootstrap: str, topic: str, *, timeout_s: float = 15.0
+    bootstrap: str, topic: str, *, from_beginning: bool = False, timeout_s: float = 15.0
 ) -> AIOKafkaConsumer:
-    """A started consumer outside any group that reads ``topic`` from its current end: nothing
-    published after this returns can be missed. For tools and tests that watch a topic."""
+    """A started consumer outside any group that reads ``topic`` from its current end (nothing
+    published after this returns can be missed), or from the beginning. For tools and tests."""
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="latest"
     )
@@ -102,7 +102,10 @@ async def start_tail_reader(
         else:
             raise RuntimeError(f"topic {topic} has no partitions after {timeout_s:.0f} s")
         assigned = list(consumer.assignment())
-        await consumer.seek_to_end(*assigned)
+        if from_beginning:
+            await consumer.seek_to_beginning(*assigned)
+        else:
+            await consumer.seek_to_end(*assigned)
         for partition in assigned:
             await consumer.position(partition)
     except BaseException:
