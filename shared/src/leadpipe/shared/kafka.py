@@ -91,7 +91,10 @@ async def start_tail_reader(
     """A started consumer outside any group that reads ``topic`` from its current end (nothing
     published after this returns can be missed), or from the beginning. For tools and tests."""
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="latest"
+        topic,
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest" if from_beginning else "latest",
     )
     await consumer.start()
     try:
@@ -101,7 +104,11 @@ async def start_tail_reader(
             await asyncio.sleep(0.05)
         else:
             raise RuntimeError(f"topic {topic} has no partitions after {timeout_s:.0f} s")
+        # Subscribing was only the way to learn the partitions. A manual assignment is not
+        # redone (and its positions reset) when the cluster's metadata changes.
         assigned = list(consumer.assignment())
+        consumer.unsubscribe()
+        consumer.assign(assigned)
         if from_beginning:
             await consumer.seek_to_beginning(*assigned)
         else:
