@@ -66,9 +66,11 @@ class LocalStack:
         kafka.wait_until_ready(startup, log)
 
     def down(self, log: Log) -> None:
-        # Stops only what this stack's pid files record, so a part left out is untouched.
-        self._kafka().stop(log)
-        self._postgres().stop(log)
+        """Stop this stack's parts (those it was told to run), as its pid files record them."""
+        if self.with_kafka:
+            self._kafka().stop(log)
+        if self.with_postgres:
+            self._postgres().stop(log)
 
     def status(self) -> list[ComponentStatus]:
         parts = []
