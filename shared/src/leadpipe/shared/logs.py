@@ -8,6 +8,19 @@ import sys
 from pythonjsonlogger.json import JsonFormatter
 
 
+class RedactAccessLog(logging.Filter):
+    """uvicorn's access lines name the client's IP and the full URL, whose query may hold an
+    email (``/v1/leads?email=…``): keep the method, path and status only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5:
+            _client, method, full_path, http_version, status = args
+            path = str(full_path).split("?", 1)[0]
+            record.args = ("-", method, path, http_version, status)
+        return True
+
+
 def configure_logging(service: str, level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
@@ -20,5 +33,6 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    logging.getLogger("uvicorn.access").addFilter(RedactAccessLog())
     # aiokafka logs every transient connection failure at ERROR; keep them, but quieter.
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
