@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadpipe.scoring.adapters.orm import LeadRow, ScoreChangeRow, StageChangeRow
@@ -107,7 +107,7 @@ async def test_outbox_relay_publishes_stage_changes_once(
     email = f"{uuid.uuid4().hex[:10]}@relay.example"
     producer = make_producer(settings.kafka_bootstrap, "test-relay")
     await producer.start()
-    relay = OutboxRelay(sessions, scoring_outbox, producer)
+    relay = OutboxRelay(sessions, scoring_outbox, producer, settings.kafka_bootstrap)
     handler = TransactionalBatchHandler(
         sessions, InboundEvent, InboundHandler(settings.topics), relay.wake
     )
@@ -131,3 +131,45 @@ async def test_outbox_relay_publishes_stage_changes_once(
         (Stage.MQL, Stage.SQL),
     ]
     assert len({c.event_id for c in mine}) == 3
+
+
+async def test_relay_restarted_after_kafka_acked_does_not_publish_twice(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A relay killed between Kafka's acknowledgement and its own commit left rows unmarked;
+    the next relay finds them on the topic and does not send them again."""
+    email = f"{uuid.uuid4().hex[:10]}@crash.example"
+    producer = make_producer(settings.kafka_bootstrap, "test-relay-crash")
+    await producer.start()
+    relay = OutboxRelay(sessions, scoring_outbox, producer, settings.kafka_bootstrap)
+    handler = TransactionalBatchHandler(
+        sessions, InboundEvent, InboundHandler(settings.topics), lambda: None
+    )
+    try:
+        async with TopicReader(settings.kafka_bootstrap, settings.topics.stage_changed) as reader:
+            await handler([delivered(demo_request(email))])
+            while await relay.publish_pending():
+                pass
+            # Undo the relay's commit, as if it had died right after Kafka acknowledged.
+            async with sessions() as session, session.begin():
+                await session.execute(
+                    update(scoring_outbox)
+                    .where(scoring_outbox.c.key == email)
+                    .values(published_at=None, published_partition=None, published_offset=None)
+                )
+            assert await relay.reconcile() >= 3
+            async with sessions() as session:
+                unmarked = await session.scalar(
+                    select(func.count()).where(
+                        scoring_outbox.c.key == email, scoring_outbox.c.published_at.is_(None)
+                    )
+                )
+            assert unmarked == 0
+            while await relay.publish_pending():
+                pass
+            seen = await reader.drain(2.0)
+    finally:
+        await producer.stop()
+    mine = [r for r in seen if r.key == email.encode()]
+    assert len(mine) == 3
+    assert len({dict(r.headers)["ce_id"] for r in mine}) == 3

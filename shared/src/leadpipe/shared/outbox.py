@@ -3,8 +3,12 @@ then relayed to Kafka.
 
 The relay selects rows that are still unpublished rather than rows past a remembered serial id:
 transactions commit out of order, so a cursor on the id could skip a row that became visible
-late. ``FOR UPDATE SKIP LOCKED`` lets several relays share one table without publishing a row
-twice in the normal case; consumers de-duplicate by event id for the rest.
+late. ``FOR UPDATE SKIP LOCKED`` lets several relays share one table.
+
+A relay stopped between Kafka's acknowledgement and its own commit leaves rows that are on
+Kafka but not marked published. Before it publishes after a start or a failure, the relay
+reconciles: it reads each topic from the last offset it recorded to the end and marks the rows
+it finds there, so no event id reaches a topic twice. Consumers de-duplicate by event id anyway.
 """
 
 from __future__ import annotations
@@ -12,19 +16,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.structs import RecordMetadata
 from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
     Identity,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
     Table,
     Text,
+    bindparam,
     func,
     insert,
     select,
@@ -35,6 +43,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadpipe.shared.envelope import CloudEvent
+from leadpipe.shared.kafka import start_tail_reader
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +61,15 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("payload", LargeBinary, nullable=False),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("published_at", DateTime(timezone=True)),
+        # Where Kafka put the event: the relay resumes its duplicate check from here.
+        Column("published_partition", Integer),
+        Column("published_offset", BigInteger),
         Index(
             "ix_outbox_unpublished",
             "id",
             postgresql_where=text("published_at IS NULL"),
         ),
+        Index("ix_outbox_published_position", "topic", "published_partition", "published_offset"),
     )
 
 
@@ -84,6 +97,7 @@ class OutboxRelay:
         sessions: async_sessionmaker[AsyncSession],
         table: Table,
         producer: AIOKafkaProducer,
+        bootstrap: str,
         *,
         batch_size: int = 500,
         poll_interval_s: float = 1.0,
@@ -91,6 +105,7 @@ class OutboxRelay:
         self._sessions = sessions
         self._table = table
         self._producer = producer
+        self._bootstrap = bootstrap
         self._batch_size = batch_size
         self._poll_interval_s = poll_interval_s
         self._wake = asyncio.Event()
@@ -100,8 +115,12 @@ class OutboxRelay:
         self._wake.set()
 
     async def run(self) -> None:
+        reconciled = False
         while True:
             try:
+                if not reconciled:
+                    await self.reconcile()
+                    reconciled = True
                 while await self.publish_pending() == self._batch_size:
                     pass
             except asyncio.CancelledError:
@@ -110,6 +129,7 @@ class OutboxRelay:
                 log.exception(
                     "outbox relay failed; retrying", extra={"table": self._table.fullname}
                 )
+                reconciled = False
                 await asyncio.sleep(self._poll_interval_s)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval_s)
@@ -139,10 +159,87 @@ class OutboxRelay:
                 )
                 for row in rows
             ]
-            await asyncio.gather(*pending)
-            await session.execute(
-                update(table)
-                .where(table.c.id.in_([row.id for row in rows]))
-                .values(published_at=datetime.now(UTC))
+            placed: list[RecordMetadata] = await asyncio.gather(*pending)
+            await self._mark_published(
+                session,
+                [(row.id, at.partition, at.offset) for row, at in zip(rows, placed, strict=True)],
             )
         return len(rows)
+
+    async def reconcile(self) -> int:
+        """Mark unpublished rows that Kafka already holds; returns how many were found."""
+        table = self._table
+        async with self._sessions() as session, session.begin():
+            unpublished = (
+                await session.execute(
+                    select(table.c.id, table.c.event_id, table.c.topic)
+                    .where(table.c.published_at.is_(None))
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not unpublished:
+                return 0
+            wanted = {row.event_id: row.id for row in unpublished}
+            found: list[tuple[int, int, int]] = []
+            for topic in {row.topic for row in unpublished}:
+                marks = (
+                    await session.execute(
+                        select(table.c.published_partition, func.max(table.c.published_offset))
+                        .where(table.c.topic == topic, table.c.published_offset.is_not(None))
+                        .group_by(table.c.published_partition)
+                    )
+                ).all()
+                resume_at = {int(partition): int(offset) + 1 for partition, offset in marks}
+                async for event_id, partition, offset in self._events_on(topic, resume_at):
+                    if event_id in wanted:
+                        found.append((wanted.pop(event_id), partition, offset))
+            await self._mark_published(session, found)
+        if found:
+            log.warning(
+                "outbox rows were already on Kafka; marked, not sent again",
+                extra={"table": table.fullname, "rows": len(found)},
+            )
+        return len(found)
+
+    async def _events_on(
+        self, topic: str, resume_at: dict[int, int]
+    ) -> AsyncIterator[tuple[str, int, int]]:
+        """(event id, partition, offset) of each record on ``topic`` from ``resume_at`` (per
+        partition; the beginning where absent) to the current end."""
+        reader = await start_tail_reader(self._bootstrap, topic, from_beginning=True)
+        try:
+            partitions = sorted(reader.assignment())
+            ends = await reader.end_offsets(partitions)
+            for tp in partitions:
+                if tp.partition in resume_at:
+                    reader.seek(tp, resume_at[tp.partition])
+            while True:
+                behind = [tp for tp in partitions if await reader.position(tp) < ends[tp]]
+                if not behind:
+                    return
+                for tp, records in (await reader.getmany(*behind, timeout_ms=500)).items():
+                    for record in records:
+                        if record.offset >= ends[tp]:
+                            continue
+                        headers = dict(record.headers)
+                        if "ce_id" in headers:
+                            yield headers["ce_id"].decode(), tp.partition, record.offset
+        finally:
+            await reader.stop()
+
+    async def _mark_published(
+        self, session: AsyncSession, placed: list[tuple[int, int, int]]
+    ) -> None:
+        if not placed:
+            return
+        table = self._table
+        await session.execute(
+            update(table)
+            .where(table.c.id == bindparam("row_id"))
+            .values(
+                published_at=datetime.now(UTC),
+                published_partition=bindparam("partition"),
+                published_offset=bindparam("offset"),
+            ),
+            [{"row_id": i, "partition": p, "offset": o} for i, p, o in placed],
+        )

@@ -88,7 +88,7 @@ async def consumer_runtime(
     sessions = make_sessionmaker(engine)
     producer = make_producer(settings.kafka_bootstrap, client_id=group_id)
     consumer = make_consumer(settings.kafka_bootstrap, group_id, topics_in)
-    relay = OutboxRelay(sessions, outbox, producer)
+    relay = OutboxRelay(sessions, outbox, producer, settings.kafka_bootstrap)
     health = ConsumerHealth()
     try:
         await start_with_retry(

@@ -1,0 +1,33 @@
+"""outbox rows remember where Kafka put them
+
+Revision ID: scoring_0002
+Revises: scoring_0001
+Create Date: 2026-11-25 02:10:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "scoring_0002"
+down_revision: str | None = "scoring_0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.add_column("outbox", sa.Column("published_partition", sa.Integer()), schema="scoring")
+    op.add_column("outbox", sa.Column("published_offset", sa.BigInteger()), schema="scoring")
+    op.create_index(
+        "ix_outbox_published_position",
+        "outbox",
+        ["topic", "published_partition", "published_offset"],
+        schema="scoring",
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_outbox_published_position", table_name="outbox", schema="scoring")
+    op.drop_column("outbox", "published_offset", schema="scoring")
+    op.drop_column("outbox", "published_partition", schema="scoring")
