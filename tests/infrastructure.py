@@ -60,7 +60,8 @@ def _containers() -> Iterator[tuple[str, str]]:
 
 
 @contextmanager
-def _local_stack(log: list[str]) -> Iterator[tuple[str, str]]:
+def local_stack(log: list[str]) -> Iterator[LocalStack]:
+    """A throwaway local stack on free ports, removed afterwards."""
     # Not under pytest's 0700 tmp dirs: PostgreSQL runs as its own OS user and must reach it.
     root = Path(tempfile.mkdtemp(prefix="leadpipe-test-stack-"))
     root.chmod(0o755)
@@ -75,7 +76,7 @@ def _local_stack(log: list[str]) -> Iterator[tuple[str, str]]:
     )
     try:
         stack.up(log.append)
-        yield stack.kafka_bootstrap, stack.database_url
+        yield stack
     finally:
         stack.down(log.append)
         shutil.rmtree(root, ignore_errors=True)
@@ -94,6 +95,5 @@ def infrastructure() -> Iterator[Infrastructure]:
             kafka, database = stack.enter_context(_containers())
             yield Infrastructure(kafka, database, prefix, "testcontainers")
             return
-        log: list[str] = []
-        kafka, database = stack.enter_context(_local_stack(log))
-        yield Infrastructure(kafka, database, prefix, "local stack")
+        local = stack.enter_context(local_stack([]))
+        yield Infrastructure(local.kafka_bootstrap, local.database_url, prefix, "local stack")
