@@ -7,10 +7,11 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadpipe.scoring.adapters.orm import outbox
-from leadpipe.scoring.api.leads import router as leads_router
-from leadpipe.scoring.handlers import InboundHandler
-from leadpipe.shared.consume import BatchHandler, TransactionalBatchHandler
-from leadpipe.shared.events import InboundEvent
+from leadpipe.scoring.adapters.rules_store import RulesCache
+from leadpipe.scoring.api.leads import leads_router
+from leadpipe.scoring.api.rules import rules_router
+from leadpipe.scoring.handlers import InboundBatchHandler
+from leadpipe.shared.consume import BatchHandler
 from leadpipe.shared.logs import configure_logging
 from leadpipe.shared.outbox import OutboxRelay
 from leadpipe.shared.runtime import create_consumer_app
@@ -21,11 +22,12 @@ GROUP_ID = "leadpipe-scoring"
 
 def create_app(settings: Settings) -> FastAPI:
     topics = settings.topics
+    rules = RulesCache()
 
     def make_handler(
         sessions: async_sessionmaker[AsyncSession], relay: OutboxRelay
     ) -> BatchHandler:
-        return TransactionalBatchHandler(sessions, InboundEvent, InboundHandler(topics), relay.wake)
+        return InboundBatchHandler(sessions, topics, relay.wake, rules)
 
     return create_consumer_app(
         settings,
@@ -34,7 +36,7 @@ def create_app(settings: Settings) -> FastAPI:
         topic_in=topics.lead_events,
         outbox=outbox,
         make_handler=make_handler,
-        routers=[leads_router],
+        routers=[leads_router(rules), rules_router(rules)],
     )
 
 
