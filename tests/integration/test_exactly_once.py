@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadpipe.scoring.adapters.orm import LeadRow, ScoreChangeRow, StageChangeRow
 from leadpipe.scoring.adapters.orm import outbox as scoring_outbox
-from leadpipe.scoring.handlers import InboundHandler
-from leadpipe.shared.consume import TransactionalBatchHandler
+from leadpipe.scoring.adapters.rules_store import RulesCache
+from leadpipe.scoring.handlers import InboundBatchHandler
 from leadpipe.shared.envelope import from_record, unwrap, wrap
 from leadpipe.shared.events import Identity, InboundEvent, Stage, StageChanged
 from leadpipe.shared.kafka import make_producer
@@ -90,12 +90,10 @@ async def test_a_duplicated_event_is_applied_once(
     email = f"{uuid.uuid4().hex[:10]}@dup.example"
     event = demo_request(email)
     commits = Commits()
-    handler = TransactionalBatchHandler(
-        sessions, InboundEvent, InboundHandler(settings.topics), commits
-    )
+    handler = InboundBatchHandler(sessions, settings.topics, commits, RulesCache())
     await handler([delivered(event)])
     first = await _records(sessions, email)
-    assert first == LeadRecords(40, Stage.SQL.value, score_changes=5, stage_changes=3, emitted=3)
+    assert first == LeadRecords(30, Stage.SQL.value, score_changes=4, stage_changes=3, emitted=3)
     await handler([delivered(event), delivered(event)])
     assert await _records(sessions, email) == first
     assert commits.count == 2
@@ -105,9 +103,7 @@ async def test_undecodable_record_does_not_block_the_batch(
     settings: Settings, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     email = f"{uuid.uuid4().hex[:10]}@poison.example"
-    handler = TransactionalBatchHandler(
-        sessions, InboundEvent, InboundHandler(settings.topics), Commits()
-    )
+    handler = InboundBatchHandler(sessions, settings.topics, Commits(), RulesCache())
     poison = DeliveredRecord(b"not json", [("ce_type", b"x")])
     await handler([poison, delivered(demo_request(email))])
     assert (await _records(sessions, email)).stage == Stage.SQL.value
@@ -120,9 +116,7 @@ async def test_outbox_relay_publishes_stage_changes_once(
     producer = make_producer(settings.kafka_bootstrap, "test-relay")
     await producer.start()
     relay = OutboxRelay(sessions, scoring_outbox, producer)
-    handler = TransactionalBatchHandler(
-        sessions, InboundEvent, InboundHandler(settings.topics), relay.wake
-    )
+    handler = InboundBatchHandler(sessions, settings.topics, relay.wake, RulesCache())
     try:
         async with TopicReader(settings.kafka_bootstrap, settings.topics.stage_changed) as reader:
             await handler([delivered(demo_request(email))])
