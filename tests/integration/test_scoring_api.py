@@ -9,8 +9,10 @@ import httpx
 import pytest
 import yaml
 from fastapi import FastAPI
+from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from leadpipe.cli.leads import print_lead
 from leadpipe.scoring.adapters.rules_store import RulesCache
 from leadpipe.scoring.api.leads import leads_router
 from leadpipe.scoring.api.rules import rules_router
@@ -168,3 +170,17 @@ async def test_simulate_then_activate_a_draft_version(
     finally:
         restored = await client.post("/v1/rules/activate", json={"text": default_rules_text()})
         assert restored.status_code == 200
+
+
+async def test_lead_show_prints_scores_reasons_and_the_next_questions(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], client: httpx.AsyncClient
+) -> None:
+    email = f"show.{uuid.uuid4().hex[:8]}@firma.example"
+    await _scored(settings, sessions, email)
+    lead = (await client.get("/v1/leads", params={"email": email})).json()
+    console = Console(record=True, width=200)
+    print_lead(lead, [], console)
+    text = console.export_text()
+    assert "stage sql · fit 85 · engagement 30 · qualification 50 · grade A · hot" in text
+    assert "+25 BANT budget confirmed on the form" in text
+    assert "timeline: By when does the solution have to be live?" in text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 
@@ -21,7 +22,7 @@ from leadpipe.scoring.adapters.orm import (
 from leadpipe.scoring.adapters.orm import outbox as scoring_outbox
 from leadpipe.scoring.adapters.rules_store import RulesCache
 from leadpipe.scoring.handlers import InboundBatchHandler
-from leadpipe.shared.consume import ConsumerHealth, consume_forever
+from leadpipe.shared.consume import ConsumerHealth, Record, consume_forever
 from leadpipe.shared.envelope import wrap
 from leadpipe.shared.events import Identity, InboundEvent, Stage
 from leadpipe.shared.kafka import ensure_topics, make_consumer, make_producer, publish
@@ -119,11 +120,19 @@ async def test_events_consumed_from_kafka_are_scored_in_one_batch(
     await consumer.start()
     health = ConsumerHealth()
     handler = InboundBatchHandler(sessions, settings.topics, Commits(), RulesCache())
-    task = asyncio.create_task(consume_forever(consumer, handler, health))
+    batches: list[int] = []
+    all_applied = asyncio.Event()
+
+    async def counting(records: Sequence[Record]) -> None:
+        await handler(records)
+        batches.append(len(records))
+        if sum(batches) >= len(emails):
+            all_applied.set()
+
+    task = asyncio.create_task(consume_forever(consumer, counting, health))
     try:
         async with asyncio.timeout(60):
-            while health.processed < len(emails):
-                await asyncio.sleep(0.1)
+            await all_applied.wait()
     finally:
         task.cancel()
         with suppress(asyncio.CancelledError):

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import JsonValue
 
 from leadpipe.scoring.domain.engagement import engagement_at, engagement_recorded, points
 from leadpipe.scoring.domain.fit import fit_parts, fit_score
@@ -53,7 +54,7 @@ def events(draw: st.DrawFn) -> list[InboundEvent]:
         elif kind == "track":
             out.append(inbound("track", at=at, properties={"event": draw(st.sampled_from(TRACKS))}))
         else:
-            answers = {"need": draw(st.sampled_from(["yes", "no"]))}
+            answers: dict[str, JsonValue] = {"need": draw(st.sampled_from(["yes", "no"]))}
             out.append(
                 inbound(
                     draw(st.sampled_from(SALES)),

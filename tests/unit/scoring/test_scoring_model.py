@@ -1,6 +1,8 @@
 from dataclasses import replace
 from datetime import timedelta
 
+from pydantic import JsonValue
+
 from leadpipe.scoring.domain.accounts import account_domain
 from leadpipe.scoring.domain.engagement import engagement_at, falls_below_at
 from leadpipe.scoring.domain.fit import fit_parts, fit_score
@@ -113,7 +115,7 @@ def test_disqualifying_needs_a_reason_and_keeps_it() -> None:
 
 def test_lead_qualified_answers_set_qualification_and_grade() -> None:
     state = apply_event(LeadState(), demo_request(), RULES).state
-    answers = {"answers": {"need": "yes", "timeline": "no"}}
+    answers: dict[str, JsonValue] = {"answers": {"need": "yes", "timeline": "no"}}
     outcome = apply_event(state, inbound("lead_qualified", properties=answers), RULES)
     assert [c.reason for c in outcome.changes] == [
         "+25 BANT need confirmed by sales",
