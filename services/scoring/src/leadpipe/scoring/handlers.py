@@ -6,36 +6,26 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from leadpipe.scoring.adapters.lead_state import snapshot, state_of, store_state
-from leadpipe.scoring.adapters.orm import (
-    AccountRow,
-    InboundEventRow,
-    LeadRow,
-    ProcessedEventRow,
-    ScoreChangeRow,
-    StageChangeRow,
-    outbox,
-)
+from leadpipe.scoring.adapters.batch import BatchWrites
+from leadpipe.scoring.adapters.lead_state import state_of, store_state
+from leadpipe.scoring.adapters.orm import LeadRow, ProcessedEventRow
 from leadpipe.scoring.adapters.rules_store import RulesCache
 from leadpipe.scoring.domain.accounts import account_domain
 from leadpipe.scoring.domain.identity import merge
-from leadpipe.scoring.domain.lead import Outcome, ScoreChange, apply_event
+from leadpipe.scoring.domain.lead import apply_event
 from leadpipe.scoring.domain.rules import Rules
 from leadpipe.shared.consume import Record
-from leadpipe.shared.envelope import EnvelopeError, from_record, unwrap, wrap
-from leadpipe.shared.events import InboundEvent, StageChanged
+from leadpipe.shared.envelope import EnvelopeError, from_record, unwrap
+from leadpipe.shared.events import InboundEvent
 from leadpipe.shared.topics import Topics
 
 log = logging.getLogger(__name__)
-SOURCE = "/leadpipe/scoring"
 MERGING_CALLS = frozenset({"identify", "alias", "form_submitted"})
 
 
@@ -93,83 +83,6 @@ def _previous_id(event: InboundEvent) -> str | None:
         if isinstance(raw, str) and raw and raw != event.lead_key:
             return raw
     return None
-
-
-@dataclass
-class _Batch:
-    """What one batch writes, collected so each table gets one bulk statement."""
-
-    rules: Rules
-    topics: Topics
-    now: datetime
-    new_leads: list[LeadRow] = field(default_factory=list)
-    score_changes: list[dict[str, Any]] = field(default_factory=list)
-    stage_changes: list[dict[str, Any]] = field(default_factory=list)
-    outbox_rows: list[dict[str, Any]] = field(default_factory=list)
-    inbound: list[dict[str, Any]] = field(default_factory=list)
-    accounts: dict[str, str | None] = field(default_factory=dict)
-    account_traits: dict[str, dict[str, Any]] = field(default_factory=dict)
-    moved_events: dict[str, str] = field(default_factory=dict)
-
-    def changes(self, lead: LeadRow, event_id: str, changes: Sequence[ScoreChange]) -> None:
-        self.score_changes.extend(
-            {
-                "lead_id": lead.id,
-                "event_id": event_id,
-                "component": change.component,
-                "code": change.code,
-                "delta": change.delta,
-                "reason": change.reason,
-                "rules_version": self.rules.version,
-            }
-            for change in changes
-        )
-
-    def outcome(self, lead: LeadRow, event: InboundEvent, outcome: Outcome) -> None:
-        self.changes(lead, event.event_id, outcome.changes)
-        for refusal in outcome.refused:
-            self.stage_changes.append(
-                {
-                    "lead_id": lead.id,
-                    "event_id": event.event_id,
-                    "from_stage": refusal.from_stage.value if refusal.from_stage else None,
-                    "to_stage": refusal.to_stage.value,
-                    "reason": refusal.why,
-                    "refused": True,
-                }
-            )
-        for move in outcome.moves:
-            self.stage_changes.append(
-                {
-                    "lead_id": lead.id,
-                    "event_id": event.event_id,
-                    "from_stage": move.from_stage.value if move.from_stage else None,
-                    "to_stage": move.to_stage.value,
-                    "reason": move.reason,
-                    "refused": False,
-                }
-            )
-            changed = StageChanged(
-                event_id=str(uuid.uuid4()),
-                occurred_at=self.now,
-                lead_id=lead.id,
-                lead_key=lead.lead_key,
-                from_stage=move.from_stage,
-                to_stage=move.to_stage,
-                reason=move.reason,
-                cause_event_id=event.event_id,
-                lead=snapshot(lead),
-            )
-            cloud_event = wrap(changed, SOURCE)
-            self.outbox_rows.append(
-                {
-                    "event_id": cloud_event.id,
-                    "topic": self.topics.stage_changed,
-                    "key": lead.lead_key,
-                    "headers": [[n, v.decode()] for n, v in cloud_event.headers()],
-                    "payload": cloud_event.data,
-                }
-            )
 
 
 async def _fresh(session: AsyncSession, events: Sequence[InboundEvent]) -> list[InboundEvent]:
@@ -277,7 +190,7 @@ def _new_lead(event: InboundEvent, rules: Rules) -> LeadRow:
     )
 
 
-def _resolve(leads: _Leads, event: InboundEvent, batch: _Batch) -> tuple[LeadRow, bool]:
+def _resolve(leads: _Leads, event: InboundEvent, batch: BatchWrites) -> tuple[LeadRow, bool]:
     """The lead an event belongs to, merging an anonymous visitor into it when the event ties
     the two together by email. Returns the lead and whether it is new (no stage yet)."""
     lead = leads.find(event)
@@ -322,13 +235,13 @@ async def apply_batch(
     if not fresh:
         return
     leads = await _load(session, fresh)
-    batch = _Batch(rules, topics, now)
+    batch = BatchWrites(rules, topics, now)
     for event in fresh:
         lead, new = _resolve(leads, event, batch)
         outcome = apply_event(state_of(lead, new=new), event, rules)
         store_state(lead, outcome.state, rules, now)
         leads.new.discard(lead.id)  # its first event gave it a stage
-        batch.outcome(lead, event, outcome)
+        batch.outcome(lead, event.event_id, outcome)
         batch.inbound.append(
             {
                 "event_id": event.event_id,
@@ -341,45 +254,4 @@ async def apply_batch(
             batch.accounts.setdefault(lead.account_domain, lead.company)
             if event.name == "group":
                 batch.account_traits.setdefault(lead.account_domain, {}).update(event.traits)
-    await _write(session, batch)
-
-
-async def _write(session: AsyncSession, batch: _Batch) -> None:
-    session.add_all(batch.new_leads)
-    await session.flush()  # leads first: the rows below refer to them
-    if batch.score_changes:
-        await session.execute(insert(ScoreChangeRow), batch.score_changes)
-    if batch.stage_changes:
-        await session.execute(insert(StageChangeRow), batch.stage_changes)
-    if batch.outbox_rows:
-        await session.execute(insert(outbox), batch.outbox_rows)
-    for old, new in batch.moved_events.items():
-        await session.execute(
-            update(InboundEventRow).where(InboundEventRow.lead_id == old).values(lead_id=new)
-        )
-    if batch.inbound:
-        await session.execute(insert(InboundEventRow), batch.inbound)
-    if batch.accounts:
-        await _upsert_accounts(session, batch)
-
-
-async def _upsert_accounts(session: AsyncSession, batch: _Batch) -> None:
-    rows = [
-        {
-            "domain": domain,
-            "name": batch.account_traits.get(domain, {}).get("name") or name,
-            "traits": batch.account_traits.get(domain, {}),
-        }
-        for domain, name in sorted(batch.accounts.items())
-    ]
-    statement = pg_insert(AccountRow).values(rows)
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["domain"],
-            set_={
-                "name": func.coalesce(statement.excluded.name, AccountRow.name),
-                "traits": AccountRow.traits.op("||")(statement.excluded.traits),
-                "updated_at": batch.now,
-            },
-        )
-    )
+    await batch.write(session)

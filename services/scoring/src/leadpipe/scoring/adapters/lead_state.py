@@ -10,6 +10,7 @@ from leadpipe.scoring.domain.engagement import CategoryPoints, engagement_at, en
 from leadpipe.scoring.domain.fit import fit_parts, fit_score
 from leadpipe.scoring.domain.lead import LeadState
 from leadpipe.scoring.domain.qualification import grade_of, qualification_score, temperature_of
+from leadpipe.scoring.domain.recycling import recycle_at
 from leadpipe.scoring.domain.rules import Answer, Rules
 from leadpipe.shared.events import LeadSnapshot, Stage
 
@@ -65,6 +66,7 @@ def store_state(lead: LeadRow, state: LeadState, rules: Rules, now: datetime) ->
     lead.qualification = qualification_score(state.answers, rules)
     lead.grade = grade_of(lead.fit, state.answers, rules)
     lead.temperature = temperature_of(engagement_at(state.engagement, rules.categories, now), rules)
+    lead.recycle_at = recycle_at(state, rules, now)
     lead.rules_version = rules.version
     lead.updated_at = now
 

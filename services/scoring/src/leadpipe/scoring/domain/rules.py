@@ -112,6 +112,7 @@ class Rules:
     mql_min_engagement: int
     sql_min_fit: int
     sql_min_qualification: int
+    nurture_below_engagement: int | None
     grade_bands: tuple[GradeBand, ...]
     grade_fallback: Grade
     hot_from: int

@@ -160,6 +160,18 @@ def _consistency(doc: dict[str, Any], file: str) -> list[RulesProblem]:
                 file, "qualification.criteria", f"the points add up to {total}; at most 100"
             )
         )
+    nurture = doc["lifecycle"].get("nurture")
+    if (
+        nurture is not None
+        and nurture["below_engagement"] > doc["lifecycle"]["mql"]["min_engagement"]
+    ):
+        problems.append(
+            RulesProblem(
+                file,
+                "lifecycle.nurture.below_engagement",
+                "must not be above lifecycle.mql.min_engagement (leads would flip back and forth)",
+            )
+        )
     if doc["temperature"]["warm"] > doc["temperature"]["hot"]:
         problems.append(RulesProblem(file, "temperature.warm", "must not be above hot"))
     return problems
@@ -231,6 +243,9 @@ def rules_from_document(doc: dict[str, Any]) -> Rules:
         mql_min_engagement=int(lifecycle["mql"]["min_engagement"]),
         sql_min_fit=int(lifecycle["sql"]["min_fit"]),
         sql_min_qualification=int(lifecycle["sql"]["min_qualification"]),
+        nurture_below_engagement=int(lifecycle["nurture"]["below_engagement"])
+        if "nurture" in lifecycle
+        else None,
         grade_bands=tuple(
             GradeBand(
                 grade=cast("Grade", b["grade"]),
