@@ -240,3 +240,35 @@ async def test_sales_feedback_moves_the_lead_and_refusals_are_recorded(
     async with sessions() as session:
         emitted = await session.scalar(select(func.count()).where(scoring_outbox.c.key == email))
     assert emitted == 5  # lead, mql, sql, opportunity, nurture — none for the refusals
+
+
+async def test_group_calls_carry_company_traits_onto_the_account_and_free_mail_makes_none(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    domain = f"muster-{uuid.uuid4().hex[:6]}.example"
+    email = f"anna@{domain}"
+    freemail = f"anna.{uuid.uuid4().hex[:8]}@gmx.de"
+    handler = InboundBatchHandler(sessions, settings.topics, Commits(), RulesCache())
+    await handler(
+        [
+            delivered(
+                event(
+                    "group",
+                    email=email,
+                    traits={"name": "Muster AG", "industry": "Maschinenbau", "employees": 250},
+                )
+            ),
+            delivered(event("identify", email=freemail, traits={"company": "Privat"})),
+        ]
+    )
+    async with sessions() as session:
+        account = (
+            await session.execute(select(AccountRow).where(AccountRow.domain == domain))
+        ).scalar_one()
+        private = await _lead(sessions, freemail)
+    assert account.name == "Muster AG"
+    assert account.traits == {"name": "Muster AG", "industry": "Maschinenbau", "employees": 250}
+    assert private.account_domain is None
+    lead = await _lead(sessions, email)
+    assert lead.account_domain == domain
+    assert (lead.industry, lead.company_size) == ("Maschinenbau", 250)

@@ -80,6 +80,9 @@ def _fields(event: InboundEvent) -> dict[str, JsonValue]:
 
 def _profile(state: LeadState, fields: Mapping[str, JsonValue]) -> dict[str, str | int]:
     profile = dict(state.profile)
+    if "company_size" not in fields and "employees" in fields:
+        # Segment's reserved group / identify trait for the company's head count.
+        fields = {**fields, "company_size": fields["employees"]}
     for name in (*PROFILE_TEXT, *FIT_ATTRIBUTES):
         value = fields.get(name)
         if value is None or isinstance(value, dict | list | bool):
