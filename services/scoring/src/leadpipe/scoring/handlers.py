@@ -157,13 +157,18 @@ async def _load(session: AsyncSession, events: Sequence[InboundEvent]) -> _Leads
         .order_by(LeadRow.id)  # one lock order for all consumers: no deadlocks
         .with_for_update()
     )
-    leads = _Leads((await session.execute(query)).scalars().all())
+    rows = (await session.execute(query)).scalars().all()
+    # Detached: changes are written by one bulk update per batch, not by the unit of work.
+    session.expunge_all()
+    leads = _Leads(rows)
     targets = {r.merged_into for r in leads.by_id.values() if r.merged_into} - set(leads.by_id)
     if targets:
         more = await session.execute(
             select(LeadRow).where(LeadRow.id.in_(targets)).order_by(LeadRow.id).with_for_update()
         )
-        for row in more.scalars():
+        extra = more.scalars().all()
+        session.expunge_all()
+        for row in extra:
             leads.add(row)
     return leads
 
@@ -206,7 +211,7 @@ def _resolve(leads: _Leads, event: InboundEvent, batch: BatchWrites) -> tuple[Le
         lead = _new_lead(event, batch.rules)
         leads.add(lead)
         leads.new.add(lead.id)
-        batch.new_leads.append(lead)
+        batch.created(lead)
         return lead, True
     if visitor is not None and visitor.id != lead.id:
         merged, changes = merge(
@@ -217,6 +222,7 @@ def _resolve(leads: _Leads, event: InboundEvent, batch: BatchWrites) -> tuple[Le
         )
         if merged.stage is not None:
             store_state(lead, merged, batch.rules, batch.now)
+        batch.changed(visitor)
         batch.changes(lead, event.event_id, changes)
         visitor.merged_into = lead.id
         batch.moved_events[visitor.id] = lead.id
@@ -240,6 +246,7 @@ async def apply_batch(
         lead, new = _resolve(leads, event, batch)
         outcome = apply_event(state_of(lead, new=new), event, rules)
         store_state(lead, outcome.state, rules, now)
+        batch.changed(lead)
         leads.new.discard(lead.id)  # its first event gave it a stage
         batch.outcome(lead, event.event_id, outcome)
         batch.inbound.append(

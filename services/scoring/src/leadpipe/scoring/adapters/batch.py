@@ -28,6 +28,39 @@ from leadpipe.shared.events import StageChanged
 from leadpipe.shared.topics import Topics
 
 SOURCE = "/leadpipe/scoring"
+UPDATED = (
+    "id",
+    "email",
+    "first_name",
+    "last_name",
+    "company",
+    "title",
+    "country",
+    "industry",
+    "company_size",
+    "language",
+    "account_domain",
+    "stage",
+    "fit",
+    "engagement",
+    "qualification",
+    "grade",
+    "temperature",
+    "profile",
+    "engagement_state",
+    "answers",
+    "hand_raiser",
+    "contacted_at",
+    "recycle_at",
+    "merged_into",
+    "rules_version",
+    "updated_at",
+)
+INSERTED = (*UPDATED, "lead_key", "anonymous_id", "source")
+
+
+def _columns(lead: LeadRow, names: Sequence[str]) -> dict[str, Any]:
+    return {name: getattr(lead, name) for name in names}
 
 
 @dataclass
@@ -38,6 +71,7 @@ class BatchWrites:
     topics: Topics
     now: datetime
     new_leads: list[LeadRow] = field(default_factory=list)
+    changed_leads: dict[str, LeadRow] = field(default_factory=dict)
     score_changes: list[dict[str, Any]] = field(default_factory=list)
     stage_changes: list[dict[str, Any]] = field(default_factory=list)
     outbox_rows: list[dict[str, Any]] = field(default_factory=list)
@@ -45,6 +79,7 @@ class BatchWrites:
     accounts: dict[str, str | None] = field(default_factory=dict)
     account_traits: dict[str, dict[str, Any]] = field(default_factory=dict)
     moved_events: dict[str, str] = field(default_factory=dict)
+    _new_ids: set[str] = field(default_factory=set)
 
     def changes(self, lead: LeadRow, event_id: str, changes: Sequence[ScoreChange]) -> None:
         self.score_changes.extend(
@@ -106,14 +141,33 @@ class BatchWrites:
                 }
             )
 
+    def created(self, lead: LeadRow) -> None:
+        """A lead this batch inserts."""
+        self.new_leads.append(lead)
+        self._new_ids.add(lead.id)
+
+    def changed(self, lead: LeadRow) -> None:
+        """Mark a loaded (detached) lead for the batch's one bulk update."""
+        if lead.id not in self._new_ids:
+            self.changed_leads[lead.id] = lead
+
     async def write(self, session: AsyncSession) -> None:
         """One bulk statement per table, new leads first: the other rows refer to them."""
         await _write(session, self)
 
 
 async def _write(session: AsyncSession, batch: BatchWrites) -> None:
-    session.add_all(batch.new_leads)
-    await session.flush()  # leads first: the rows below refer to them
+    # Leads first: the rows below refer to them. Every lead row carries all its columns, so
+    # inserts and updates each go out as one executemany, whatever changed per lead.
+    if batch.new_leads:
+        await session.execute(
+            insert(LeadRow), [_columns(lead, INSERTED) for lead in batch.new_leads]
+        )
+    if batch.changed_leads:
+        await session.execute(
+            update(LeadRow),
+            [_columns(lead, UPDATED) for lead in batch.changed_leads.values()],
+        )
     if batch.score_changes:
         await session.execute(insert(ScoreChangeRow), batch.score_changes)
     if batch.stage_changes:

@@ -46,10 +46,12 @@ async def recycle_due(
         .scalars()
         .all()
     )
+    session.expunge_all()  # written by the batch's bulk update
     batch = BatchWrites(rules, topics, now)
     for lead in due:
         state, step = recycle(state_of(lead), rules, now)
         store_state(lead, state, rules, now)
+        batch.changed(lead)
         cause = f"recycle:{lead.id}:{now.isoformat()}"
         if isinstance(step, TransitionRefused):
             batch.outcome(lead, cause, Outcome(state, (), (), (step,)))

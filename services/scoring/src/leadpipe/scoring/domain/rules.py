@@ -33,6 +33,11 @@ class FitRule:
     equals_any: tuple[str, ...] = ()
     between: tuple[float, float] | None = None
 
+    def __post_init__(self) -> None:
+        # Normalised once here, not on every event: matching is on the consumer's hot path.
+        object.__setattr__(self, "contains_any", tuple(_norm(w) for w in self.contains_any))
+        object.__setattr__(self, "equals_any", tuple(_norm(w) for w in self.equals_any))
+
     def matches(self, value: str | int) -> bool:
         if self.between is not None:
             try:
@@ -42,8 +47,8 @@ class FitRule:
             return self.between[0] <= number <= self.between[1]
         text = _norm(str(value))
         if self.contains_any:
-            return any(_norm(word) in text for word in self.contains_any)
-        return any(_norm(word) == text for word in self.equals_any)
+            return any(word in text for word in self.contains_any)
+        return text in self.equals_any
 
 
 @dataclass(frozen=True)
@@ -54,13 +59,17 @@ class Condition:
     any_of: tuple[str, ...] = ()
     contains: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "any_of", tuple(_norm(w) for w in self.any_of))
+        object.__setattr__(self, "contains", tuple(_norm(w) for w in self.contains))
+
     def holds(self, value: object) -> bool:
         if value is None or isinstance(value, dict | list):
             return False
         text = _norm(str(value))
         if self.any_of:
-            return any(_norm(word) == text for word in self.any_of)
-        return any(_norm(word) in text for word in self.contains)
+            return text in self.any_of
+        return any(word in text for word in self.contains)
 
 
 @dataclass(frozen=True)
