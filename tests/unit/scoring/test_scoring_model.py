@@ -173,3 +173,14 @@ def test_replaying_under_draft_rules_changes_the_outcome() -> None:
     replayed = replay(events, eager)
     assert replayed.state.stage == Stage.MQL
     assert replayed.why == "fit 30 ≥ 30 and engagement 11 ≥ 10"
+
+
+def test_a_disqualified_lead_comes_back_only_by_raising_its_hand() -> None:
+    state = apply_event(LeadState(), demo_request(), RULES).state
+    reason: dict[str, JsonValue] = {"reason": "no budget this year"}
+    state = apply_event(state, inbound("lead_disqualified", properties=reason), RULES).state
+    later = T0 + timedelta(days=1)
+    pricing = apply_event(state, inbound("page", at=later, properties={"url": "/pricing"}), RULES)
+    assert (pricing.moves, pricing.state.stage) == ((), Stage.DISQUALIFIED)
+    again = apply_event(pricing.state, demo_request(at=later + timedelta(hours=1)), RULES)
+    assert [m.to_stage for m in again.moves] == [Stage.MQL, Stage.SQL]

@@ -33,7 +33,13 @@ def decode(records: Sequence[Record]) -> list[InboundEvent]:
     events = []
     for record in records:
         try:
-            events.append(unwrap(from_record(record.headers, record.value), InboundEvent))
+            event = unwrap(from_record(record.headers, record.value), InboundEvent)
+            if event.occurred_at.tzinfo is None:
+                # Decay compares times: a naive time would fail every retry of the batch.
+                event = event.model_copy(
+                    update={"occurred_at": event.occurred_at.replace(tzinfo=UTC)}
+                )
+            events.append(event)
         except EnvelopeError as exc:
             # Not retried: decoding again cannot succeed.
             log.error(

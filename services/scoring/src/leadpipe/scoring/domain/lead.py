@@ -267,7 +267,12 @@ def apply_event(state: LeadState, event: InboundEvent, rules: Rules) -> Outcome:
 def _automatic(
     moves: _Moves, lead: LeadState, hand_raised: bool, signals: list[Signal], rules: Rules
 ) -> None:
-    """Threshold and hand-raiser moves: only ever forward, one allowed step at a time."""
+    """Threshold and hand-raiser moves: only ever forward, one allowed step at a time.
+
+    A disqualified lead comes back only by raising its hand again: its old scores were there
+    when sales disqualified it, so crossing a threshold with them again means nothing new."""
+    if moves.stage == Stage.DISQUALIFIED and not hand_raised:
+        return
     fit = fit_score(fit_parts(lead.profile, rules))
     engagement = sum(points(c.value) for c in lead.engagement.values())
     qualification = qualification_score(lead.answers, rules)
