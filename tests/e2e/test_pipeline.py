@@ -173,3 +173,42 @@ async def test_round_robin_spreads_leads_over_the_aes(pipeline: RunningPipeline)
     # Two AEs, four leads in a row: each gets two, alternating.
     assert len(set(picks)) == 2
     assert picks[0] == picks[2] and picks[1] == picks[3]
+
+
+async def test_lead_show_prints_the_scored_lead_and_its_open_questions(
+    pipeline: RunningPipeline,
+) -> None:
+    await _ensure_reps(pipeline)
+    email = f"show.{uuid.uuid4().hex[:8]}@kunde.example"
+    settings = pipeline.settings
+    async with TopicReader(settings.kafka_bootstrap, settings.topics.routed) as reader:
+        async with httpx.AsyncClient() as client:
+            response = await client.post(
+                f"{pipeline.url('ingest')}/v1/forms/demo-request",
+                json={"email": email, "title": "Leiter IT", "budget": "ja", "country": "AT"},
+            )
+        assert response.status_code == 202, response.text
+        await reader.wait_for(keyed(email), timeout_s=30)
+    env = dict(os.environ)
+    env.update(
+        {
+            "LEADPIPE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+            "LEADPIPE_DATABASE_URL": settings.database_url,
+            "LEADPIPE_SCORING_PORT": str(settings.scoring_port),
+            "LEADPIPE_ROUTING_PORT": str(settings.routing_port),
+            "COLUMNS": "200",
+        }
+    )
+    shown = subprocess.run(
+        [sys.executable, "-m", "leadpipe.cli.main", "lead", "show", email],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert "stage sql · fit 35" in shown.stdout
+    assert "+25 BANT budget confirmed on the form" in shown.stdout
+    assert "need: Which problem should the software solve" in shown.stdout
+    assert "Assignment: assigned →" in shown.stdout

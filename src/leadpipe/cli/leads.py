@@ -46,7 +46,8 @@ def print_lead(lead: dict[str, Any], assignments: list[dict[str, Any]], out: Con
     for assignment in assignments:
         rep = assignment.get("rep") or {}
         out.print(
-            f"Assignment: {assignment.get('kind', '')} → {rep.get('name', 'queue')}",
+            f"Assignment: {assignment.get('kind', '')} → {rep.get('name', 'queue')} "
+            f"({assignment.get('reason', '')})",
             highlight=False,
         )
 
