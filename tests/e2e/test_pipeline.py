@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import httpx
 import pytest
 from rich.console import Console
 
-from leadpipe.cli.demo import DEMO_REPS, run_demo
+from leadpipe.cli.demo import DEMO_REPS, print_result, run_demo
 from leadpipe.localstack.processes import free_port
 from leadpipe.localstack.repo import repo_root
 from leadpipe.shared.envelope import from_record, unwrap
@@ -149,6 +150,10 @@ async def test_demo_command_shows_the_lead_scored_and_routed(pipeline: RunningPi
         "+25 BANT budget confirmed on the form"
     }
     assert [a["kind"] for a in result.assignments] == ["assigned"]
+    print_result(result, console)
+    assert (
+        "is now SQL: fit 85, engagement 30, qualification 50, grade A, hot" in console.export_text()
+    )
 
 
 async def test_round_robin_spreads_leads_over_the_aes(pipeline: RunningPipeline) -> None:
@@ -199,16 +204,21 @@ async def test_lead_show_prints_the_scored_lead_and_its_open_questions(
             "COLUMNS": "200",
         }
     )
-    shown = subprocess.run(
-        [sys.executable, "-m", "leadpipe.cli.main", "lead", "show", email],
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "leadpipe.cli.main",
+        "lead",
+        "show",
+        email,
         env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
-    assert shown.returncode == 0, shown.stdout + shown.stderr
-    assert "stage sql · fit 35" in shown.stdout
-    assert "+25 BANT budget confirmed on the form" in shown.stdout
-    assert "need: Which problem should the software solve" in shown.stdout
-    assert "Assignment: assigned →" in shown.stdout
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    shown = output.decode()
+    assert process.returncode == 0, shown
+    assert "stage sql · fit 35" in shown
+    assert "+25 BANT budget confirmed on the form" in shown
+    assert "need: Which problem should the software solve" in shown
+    assert "Assignment: assigned →" in shown
