@@ -10,6 +10,7 @@ from pydantic import JsonValue
 
 from leadpipe.scoring.domain.engagement import engagement_at, engagement_recorded, points
 from leadpipe.scoring.domain.fit import fit_parts, fit_score
+from leadpipe.scoring.domain.identity import merge
 from leadpipe.scoring.domain.lead import LeadState, ScoreChange, apply_event
 from leadpipe.scoring.domain.qualification import qualification_score
 from leadpipe.scoring.rules.loader import default_rules
@@ -126,3 +127,21 @@ def test_replaying_the_same_events_gives_the_same_scores_and_stage(
     second, second_changes = _run(history)
     assert first == second
     assert first_changes == second_changes
+
+
+@settings(max_examples=100, deadline=None)
+@given(events(), events())
+def test_after_a_merge_the_explained_changes_still_add_up(
+    visitor_history: list[InboundEvent], known_history: list[InboundEvent]
+) -> None:
+    visitor, _ = _run(visitor_history)
+    known, changes = _run(known_history)
+    at = max(visitor_history[-1].occurred_at, known_history[-1].occurred_at)
+    merged, merge_changes = merge(known, visitor, at, RULES)
+    total = {"fit": 0, "engagement": 0, "qualification": 0}
+    for change in [*changes, *merge_changes]:
+        total[change.component] += change.delta
+    assert total["fit"] == fit_score(fit_parts(merged.profile, RULES))
+    assert total["engagement"] == engagement_recorded(merged.engagement)
+    assert total["qualification"] == qualification_score(merged.answers, RULES)
+    assert 0 <= engagement_at(merged.engagement, RULES.categories, at) <= 100
