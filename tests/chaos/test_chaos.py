@@ -21,9 +21,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leadpipe.localstack.repo import repo_root
 from leadpipe.localstack.stack import LocalStack
+from leadpipe.scoring.domain.engagement import engagement_recorded
+from leadpipe.scoring.domain.fit import fit_parts, fit_score
+from leadpipe.scoring.domain.qualification import qualification_score
+from leadpipe.scoring.domain.whatif import replay
+from leadpipe.scoring.rules.loader import default_rules
 from leadpipe.shared import migrate
 from leadpipe.shared.db import make_engine
+from leadpipe.shared.envelope import from_record, unwrap
+from leadpipe.shared.events import InboundEvent
 from leadpipe.shared.kafka import start_tail_reader
+from leadpipe.shared.records import Record
 from leadpipe.shared.settings import Settings
 from tests.infrastructure import local_stack
 from tests.service_processes import ServiceProcess, service_processes
@@ -162,6 +170,9 @@ async def test_no_event_lost_or_applied_twice_under_faults(
             checks = await wait_until_settled(engine, load, timeout_s=300)
             routed = await routed_events(settings)
             checks.update(check_routing(routed, checks["sql leads"]))
+            checks["leads differing from the reference"] = await compare_with_reference(
+                engine, settings, load
+            )
         finally:
             await engine.dispose()
     finally:
@@ -176,6 +187,7 @@ async def test_no_event_lost_or_applied_twice_under_faults(
     assert checks["routed event ids seen twice"] == 0
     assert checks["leads routed more than once"] == 0
     assert checks["unpublished outbox rows"] == 0
+    assert checks["leads differing from the reference"] == 0
     assert len([f for f in faults if f[0].startswith("kill")]) >= 5
 
 
@@ -259,21 +271,61 @@ async def wait_until_settled(engine: AsyncEngine, load: Load, timeout_s: float) 
         await asyncio.sleep(1.0)
 
 
-async def routed_events(settings: Settings) -> list[tuple[bytes | None, str]]:
-    """(lead key, event id) of every record on lead.routed.v1."""
-    reader = await start_tail_reader(
-        settings.kafka_bootstrap, settings.topics.routed, from_beginning=True
-    )
+async def whole_topic(settings: Settings, topic: str) -> list[Record]:
+    """Every record on ``topic``, in offset order per partition."""
+    reader = await start_tail_reader(settings.kafka_bootstrap, topic, from_beginning=True)
     try:
         partitions = sorted(reader.assignment())
         ends = await reader.end_offsets(partitions)
-        seen: list[tuple[bytes | None, str]] = []
+        seen: list[Record] = []
         while any([await reader.position(tp) < ends[tp] for tp in partitions]):
-            for records in (await reader.getmany(timeout_ms=500)).values():
-                seen += [(r.key, dict(r.headers)["ce_id"].decode()) for r in records]
+            for tp, records in (await reader.getmany(timeout_ms=500)).items():
+                seen += [r for r in records if r.offset < ends[tp]]
         return seen
     finally:
         await reader.stop()
+
+
+async def routed_events(settings: Settings) -> list[tuple[bytes | None, str]]:
+    """(lead key, event id) of every record on lead.routed.v1."""
+    records = await whole_topic(settings, settings.topics.routed)
+    return [(r.key, dict(r.headers)["ce_id"].decode()) for r in records]
+
+
+async def compare_with_reference(engine: AsyncEngine, settings: Settings, load: Load) -> int:
+    """How many leads' stored scores and stage differ from the pure domain's replay of the
+    acknowledged events, read back from lead.events.v1 as ingest normalised them."""
+    acknowledged = {event_id for ids in load.acknowledged.values() for event_id in ids}
+    history: dict[str, list[InboundEvent]] = defaultdict(list)
+    seen: set[str] = set()
+    for record in await whole_topic(settings, settings.topics.lead_events):
+        event = unwrap(from_record(record.headers, record.value), InboundEvent)
+        if event.event_id in acknowledged and event.event_id not in seen:
+            seen.add(event.event_id)
+            history[event.lead_key].append(event)
+    rules = default_rules()
+    expected = {}
+    for events in history.values():
+        state = replay(events, rules).state
+        email = events[0].identity.email
+        expected[email] = (
+            str(state.stage),
+            fit_score(fit_parts(state.profile, rules)),
+            engagement_recorded(state.engagement),
+            qualification_score(state.answers, rules),
+        )
+    async with engine.connect() as db:
+        rows = (
+            await db.execute(
+                text(
+                    "SELECT email, stage, fit, engagement, qualification FROM scoring.leads"
+                    " WHERE email = ANY(:emails)"
+                ),
+                {"emails": list(expected)},
+            )
+        ).all()
+    stored = {row.email: (row.stage, row.fit, row.engagement, row.qualification) for row in rows}
+    return sum(1 for email, scores in expected.items() if stored.get(email) != scores)
 
 
 def check_routing(routed: list[tuple[bytes | None, str]], sql_leads: int) -> dict[str, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import httpx
 import pytest
 from rich.console import Console
 
-from leadpipe.cli.demo import DEMO_REPS, run_demo
+from leadpipe.cli.demo import DEMO_REPS, print_result, run_demo
 from leadpipe.localstack.processes import free_port
 from leadpipe.localstack.repo import repo_root
 from leadpipe.shared.envelope import from_record, unwrap
@@ -149,6 +150,10 @@ async def test_demo_command_shows_the_lead_scored_and_routed(pipeline: RunningPi
         "+25 BANT budget confirmed on the form"
     }
     assert [a["kind"] for a in result.assignments] == ["assigned"]
+    print_result(result, console)
+    assert (
+        "is now SQL: fit 85, engagement 30, qualification 50, grade A, hot" in console.export_text()
+    )
 
 
 async def test_round_robin_spreads_leads_over_the_aes(pipeline: RunningPipeline) -> None:
@@ -173,3 +178,47 @@ async def test_round_robin_spreads_leads_over_the_aes(pipeline: RunningPipeline)
     # Two AEs, four leads in a row: each gets two, alternating.
     assert len(set(picks)) == 2
     assert picks[0] == picks[2] and picks[1] == picks[3]
+
+
+async def test_lead_show_prints_the_scored_lead_and_its_open_questions(
+    pipeline: RunningPipeline,
+) -> None:
+    await _ensure_reps(pipeline)
+    email = f"show.{uuid.uuid4().hex[:8]}@kunde.example"
+    settings = pipeline.settings
+    async with TopicReader(settings.kafka_bootstrap, settings.topics.routed) as reader:
+        async with httpx.AsyncClient() as client:
+            response = await client.post(
+                f"{pipeline.url('ingest')}/v1/forms/demo-request",
+                json={"email": email, "title": "Leiter IT", "budget": "ja", "country": "AT"},
+            )
+        assert response.status_code == 202, response.text
+        await reader.wait_for(keyed(email), timeout_s=30)
+    env = dict(os.environ)
+    env.update(
+        {
+            "LEADPIPE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+            "LEADPIPE_DATABASE_URL": settings.database_url,
+            "LEADPIPE_SCORING_PORT": str(settings.scoring_port),
+            "LEADPIPE_ROUTING_PORT": str(settings.routing_port),
+            "COLUMNS": "200",
+        }
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "leadpipe.cli.main",
+        "lead",
+        "show",
+        email,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    shown = output.decode()
+    assert process.returncode == 0, shown
+    assert "stage sql · fit 35" in shown
+    assert "+25 BANT budget confirmed on the form" in shown
+    assert "need: Which problem should the software solve" in shown
+    assert "Assignment: assigned →" in shown

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadpipe.scoring.adapters.orm import LeadRow, ScoreChangeRow, StageChangeRow
 from leadpipe.scoring.adapters.orm import outbox as scoring_outbox
-from leadpipe.scoring.handlers import InboundHandler
-from leadpipe.shared.consume import TransactionalBatchHandler
+from leadpipe.scoring.adapters.rules_store import RulesCache
+from leadpipe.scoring.handlers import InboundBatchHandler
 from leadpipe.shared.envelope import from_record, unwrap, wrap
 from leadpipe.shared.events import Identity, InboundEvent, Stage, StageChanged
 from leadpipe.shared.kafka import make_producer
@@ -90,12 +90,10 @@ async def test_a_duplicated_event_is_applied_once(
     email = f"{uuid.uuid4().hex[:10]}@dup.example"
     event = demo_request(email)
     commits = Commits()
-    handler = TransactionalBatchHandler(
-        sessions, InboundEvent, InboundHandler(settings.topics), commits
-    )
+    handler = InboundBatchHandler(sessions, settings.topics, commits, RulesCache())
     await handler([delivered(event)])
     first = await _records(sessions, email)
-    assert first == LeadRecords(40, Stage.SQL.value, score_changes=5, stage_changes=3, emitted=3)
+    assert first == LeadRecords(30, Stage.SQL.value, score_changes=4, stage_changes=3, emitted=3)
     await handler([delivered(event), delivered(event)])
     assert await _records(sessions, email) == first
     assert commits.count == 2
@@ -108,9 +106,7 @@ async def test_outbox_relay_publishes_stage_changes_once(
     producer = make_producer(settings.kafka_bootstrap, "test-relay")
     await producer.start()
     relay = OutboxRelay(sessions, scoring_outbox, producer, settings.kafka_bootstrap)
-    handler = TransactionalBatchHandler(
-        sessions, InboundEvent, InboundHandler(settings.topics), relay.wake
-    )
+    handler = InboundBatchHandler(sessions, settings.topics, relay.wake, RulesCache())
     try:
         async with TopicReader(settings.kafka_bootstrap, settings.topics.stage_changed) as reader:
             await handler([delivered(demo_request(email))])
@@ -142,9 +138,7 @@ async def test_relay_restarted_after_kafka_acked_does_not_publish_twice(
     producer = make_producer(settings.kafka_bootstrap, "test-relay-crash")
     await producer.start()
     relay = OutboxRelay(sessions, scoring_outbox, producer, settings.kafka_bootstrap)
-    handler = TransactionalBatchHandler(
-        sessions, InboundEvent, InboundHandler(settings.topics), lambda: None
-    )
+    handler = InboundBatchHandler(sessions, settings.topics, lambda: None, RulesCache())
     try:
         async with TopicReader(settings.kafka_bootstrap, settings.topics.stage_changed) as reader:
             await handler([delivered(demo_request(email))])

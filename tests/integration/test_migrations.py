@@ -16,7 +16,16 @@ from tests.infrastructure import Infrastructure
 pytestmark = pytest.mark.integration
 
 EXPECTED = {
-    "scoring": {"leads", "score_changes", "stage_changes", "processed_events", "outbox"},
+    "scoring": {
+        "leads",
+        "score_changes",
+        "stage_changes",
+        "processed_events",
+        "outbox",
+        "rules_versions",
+        "inbound_events",
+        "accounts",
+    },
     "routing": {"reps", "rotation_cursors", "assignments", "processed_events", "outbox"},
 }
 

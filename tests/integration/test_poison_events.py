@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -12,12 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadpipe.cli.dlq import read_all, replay
 from leadpipe.scoring.adapters.orm import LeadRow
-from leadpipe.scoring.handlers import InboundHandler
-from leadpipe.shared.consume import ConsumerHealth, TransactionalBatchHandler, consume_forever
+from leadpipe.scoring.adapters.rules_store import RulesCache
+from leadpipe.scoring.handlers import InboundBatchHandler, decode
+from leadpipe.shared.consume import BatchHandler, ConsumerHealth, consume_forever
 from leadpipe.shared.dead_letters import DeadLetterQueue
 from leadpipe.shared.envelope import wrap
 from leadpipe.shared.events import Identity, InboundEvent
 from leadpipe.shared.kafka import make_consumer, make_producer, publish
+from leadpipe.shared.records import Record
 from leadpipe.shared.settings import Settings
 from tests.integration.kafka_helpers import TopicReader
 
@@ -40,16 +43,19 @@ def form_post(email: str) -> InboundEvent:
 
 
 class FailsFor:
-    """The real scoring handler, except that it keeps failing for one lead (a bug's stand-in)."""
+    """The real scoring batch handler, except that it keeps failing for one lead's events
+    (a bug's stand-in)."""
 
-    def __init__(self, settings: Settings, poisoned_key: str) -> None:
-        self._inner = InboundHandler(settings.topics)
-        self._poisoned_key = poisoned_key
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], settings: Settings, poisoned: str
+    ) -> None:
+        self._inner = InboundBatchHandler(sessions, settings.topics, lambda: None, RulesCache())
+        self._poisoned = poisoned
 
-    async def __call__(self, session: AsyncSession, event: InboundEvent) -> None:
-        if event.lead_key == self._poisoned_key:
+    async def __call__(self, records: Sequence[Record]) -> None:
+        if any(event.identity.email == self._poisoned for event in decode(records)):
             raise ValueError("handler bug for this event")
-        await self._inner(session, event)
+        await self._inner(records)
 
 
 async def test_poison_events_are_dead_lettered_and_the_rest_applied(
@@ -61,9 +67,7 @@ async def test_poison_events_are_dead_lettered_and_the_rest_applied(
     producer = make_producer(settings.kafka_bootstrap, "test-poison")
     await producer.start()
     consumer = make_consumer(settings.kafka_bootstrap, f"test-poison-{run}", [topic])
-    handler = TransactionalBatchHandler(
-        sessions, InboundEvent, FailsFor(settings, poisoned), lambda: None
-    )
+    handler = FailsFor(sessions, settings, poisoned)
     try:
         async with TopicReader(settings.kafka_bootstrap, settings.topics.lead_events_dlq) as dlq:
             # All on one key, so all on one partition, in this order.
@@ -107,9 +111,7 @@ async def test_poison_events_are_dead_lettered_and_the_rest_applied(
     on_topic = [letter for letter in await read_all(settings) if letter.key == key]
     assert len(on_topic) == 2
     await replay(settings, [on_topic[1]])
-    fixed = TransactionalBatchHandler(
-        sessions, InboundEvent, InboundHandler(settings.topics), lambda: None
-    )
+    fixed = InboundBatchHandler(sessions, settings.topics, lambda: None, RulesCache())
     await consume_until(settings, f"test-poison-{run}", fixed, sessions, poisoned)
     assert await lead_emails(sessions, healthy, poisoned) == {healthy, poisoned}
 
@@ -123,7 +125,7 @@ async def lead_emails(sessions: async_sessionmaker[AsyncSession], *emails: str) 
 async def consume_until(
     settings: Settings,
     group: str,
-    handler: TransactionalBatchHandler[InboundEvent],
+    handler: BatchHandler,
     sessions: async_sessionmaker[AsyncSession],
     email: str,
 ) -> None:

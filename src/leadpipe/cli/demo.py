@@ -121,8 +121,8 @@ def print_result(result: DemoResult, console: Console) -> None:
     console.print(
         f"\n[bold]{lead['first_name']} {lead['last_name']}[/bold] ({result.email}) is now "
         f"[bold green]{lead['stage'].upper()}[/bold green]: fit {lead['fit']}, "
-        f"engagement {lead['engagement']}, qualification {lead['qualification']} "
-        f"(rules {lead['rules_version']})"
+        f"engagement {lead['engagement']}, qualification {lead['qualification']}, "
+        f"grade {lead['grade']}, {lead['temperature']} (rules {lead['rules_version']})"
     )
     reasons = Table(title="Why these scores", show_lines=False)
     reasons.add_column("score")

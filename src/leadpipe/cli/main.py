@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from leadpipe.cli import dlq
+from leadpipe.cli import dlq, leads, rules
 from leadpipe.cli.config import load_environment
 from leadpipe.cli.demo import print_result, run_demo
 from leadpipe.cli.services import service_status, start_services, stop_services
@@ -23,6 +23,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database migrations (one schema per service).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(rules.app, name="rules")
+app.add_typer(leads.app, name="lead")
 app.add_typer(dlq.app, name="dlq")
 console = Console()
 

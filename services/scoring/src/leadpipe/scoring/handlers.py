@@ -1,257 +1,263 @@
-"""One function per inbound event: load, decide, save, emit — inside the caller's transaction."""
+"""Applies a batch of inbound events: load the batch's leads, decide, save, emit — all inside
+the caller's one transaction, with a handful of statements per batch rather than per event."""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from leadpipe.scoring.adapters.orm import (
-    LeadRow,
-    ProcessedEventRow,
-    ScoreChangeRow,
-    StageChangeRow,
-    outbox,
-)
-from leadpipe.scoring.domain.first_rules import (
-    RULES_VERSION,
-    FormPost,
-    LeadFacts,
-    apply_changes,
-    assess_form,
-)
-from leadpipe.scoring.domain.lifecycle import TransitionRefused, is_advance, transition
-from leadpipe.shared.envelope import wrap
-from leadpipe.shared.events import InboundEvent, LeadSnapshot, Stage, StageChanged
-from leadpipe.shared.outbox import enqueue
+from leadpipe.scoring.adapters.batch import BatchWrites
+from leadpipe.scoring.adapters.lead_state import state_of, store_state
+from leadpipe.scoring.adapters.orm import LeadRow, ProcessedEventRow
+from leadpipe.scoring.adapters.rules_store import RulesCache
+from leadpipe.scoring.domain.accounts import account_domain
+from leadpipe.scoring.domain.identity import merge
+from leadpipe.scoring.domain.lead import apply_event
+from leadpipe.scoring.domain.rules import Rules
+from leadpipe.shared.dead_letters import UndecodableRecord
+from leadpipe.shared.envelope import EnvelopeError, from_record, unwrap
+from leadpipe.shared.events import InboundEvent
+from leadpipe.shared.records import Record
 from leadpipe.shared.topics import Topics
 
 log = logging.getLogger(__name__)
-SOURCE = "/leadpipe/scoring"
+MERGING_CALLS = frozenset({"identify", "alias", "form_submitted"})
 
 
-@dataclass(frozen=True)
-class HandlerContext:
-    session: AsyncSession
-    topics: Topics
+def decode(records: Sequence[Record]) -> list[InboundEvent]:
+    events = []
+    for record in records:
+        try:
+            event = unwrap(from_record(record.headers, record.value), InboundEvent)
+            if event.occurred_at.tzinfo is None:
+                # Decay compares times: a naive time would fail every retry of the batch.
+                event = event.model_copy(
+                    update={"occurred_at": event.occurred_at.replace(tzinfo=UTC)}
+                )
+            events.append(event)
+        except EnvelopeError as exc:
+            # Not retried: the consume loop dead-letters it and the batch goes on without it.
+            raise UndecodableRecord(str(exc)) from exc
+    return events
 
 
-class InboundHandler:
-    """Handles ``lead.events.v1`` events; plugged into the shared transactional batch loop."""
+class InboundBatchHandler:
+    """The scoring consumer's batch handler: one transaction per batch, then wake the relay."""
 
-    def __init__(self, topics: Topics) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        topics: Topics,
+        on_commit: Callable[[], None],
+        rules: RulesCache,
+    ) -> None:
+        self._sessions = sessions
         self._topics = topics
+        self._on_commit = on_commit
+        self._rules = rules
 
-    async def __call__(self, session: AsyncSession, event: InboundEvent) -> None:
-        await handle_inbound(HandlerContext(session, self._topics), event)
+    async def __call__(self, records: Sequence[Record]) -> None:
+        events = decode(records)
+        if not events:
+            return
+        async with self._sessions() as session, session.begin():
+            rules = await self._rules.active(session)
+            await apply_batch(session, events, rules, self._topics, datetime.now(UTC))
+        self._on_commit()
 
 
-async def first_delivery(session: AsyncSession, event_id: str) -> bool:
-    """Record the event as processed; False when it was processed before."""
+def _previous_id(event: InboundEvent) -> str | None:
+    """The anonymous id an identify / alias call ties to a known person."""
+    for raw in (
+        event.identity.anonymous_id,
+        event.properties.get("previous_id"),
+        event.properties.get("previousId"),
+    ):
+        if isinstance(raw, str) and raw and raw != event.lead_key:
+            return raw
+    return None
+
+
+async def _fresh(session: AsyncSession, events: Sequence[InboundEvent]) -> list[InboundEvent]:
+    """The events not processed before, in order, each once; marks them processed."""
+    unique: dict[str, InboundEvent] = {}
+    for event in events:
+        unique.setdefault(event.event_id, event)
     inserted = await session.execute(
         pg_insert(ProcessedEventRow)
-        .values(event_id=event_id)
+        .values([{"event_id": event_id} for event_id in unique])
         .on_conflict_do_nothing(index_elements=["event_id"])
         .returning(ProcessedEventRow.event_id)
     )
-    return inserted.first() is not None
+    fresh = set(inserted.scalars())
+    skipped = len(unique) - len(fresh)
+    if skipped:
+        log.info("duplicate events skipped", extra={"count": skipped})
+    return [event for event_id, event in unique.items() if event_id in fresh]
 
 
-def _text(fields: Mapping[str, object], name: str) -> str | None:
-    value = fields.get(name)
-    return str(value).strip() or None if value is not None else None
+class _Leads:
+    """The batch's leads, locked, found by key, email or anonymous id."""
 
+    def __init__(self, rows: Sequence[LeadRow]) -> None:
+        self.by_id: dict[str, LeadRow] = {}
+        self.by_key: dict[str, LeadRow] = {}
+        self.by_email: dict[str, LeadRow] = {}
+        self.by_anonymous: dict[str, LeadRow] = {}
+        self.new: set[str] = set()
+        for row in rows:
+            self.add(row)
 
-def _int(fields: Mapping[str, object], name: str) -> int | None:
-    value = fields.get(name)
-    try:
-        return int(str(value)) if value is not None and str(value).strip() else None
-    except ValueError:
-        return None
+    def add(self, row: LeadRow) -> None:
+        self.by_id[row.id] = row
+        self.by_key[row.lead_key] = row
+        if row.email:
+            self.by_email[row.email] = row
+        if row.anonymous_id and row.email is None:
+            self.by_anonymous[row.anonymous_id] = row
 
+    def live(self, row: LeadRow | None) -> LeadRow | None:
+        while row is not None and row.merged_into is not None:
+            row = self.by_id.get(row.merged_into)
+        return row
 
-def _facts(lead: LeadRow) -> LeadFacts:
-    return LeadFacts(
-        stage=Stage(lead.stage),
-        fit=lead.fit,
-        engagement=lead.engagement,
-        qualification=lead.qualification,
-        budget="yes" if lead.budget == "yes" else "no" if lead.budget == "no" else "unknown",
-        authority="yes"
-        if lead.authority == "yes"
-        else "no"
-        if lead.authority == "no"
-        else "unknown",
-        hand_raiser=lead.hand_raiser,
-    )
-
-
-def snapshot(lead: LeadRow) -> LeadSnapshot:
-    engagement = lead.engagement
-    return LeadSnapshot(
-        email=lead.email,
-        first_name=lead.first_name,
-        last_name=lead.last_name,
-        company=lead.company,
-        title=lead.title,
-        country=lead.country,
-        industry=lead.industry,
-        company_size=lead.company_size,
-        language=lead.language,
-        source=lead.source,
-        account_domain=lead.account_domain,
-        fit=lead.fit,
-        engagement=engagement,
-        qualification=lead.qualification,
-        temperature="hot" if engagement >= 40 else "warm" if engagement >= 15 else "cold",
-        hand_raiser=lead.hand_raiser,
-    )
-
-
-async def _load_or_create(ctx: HandlerContext, event: InboundEvent) -> tuple[LeadRow, bool]:
-    lead = (
-        await ctx.session.execute(
-            select(LeadRow).where(LeadRow.lead_key == event.lead_key).with_for_update()
+    def find(self, event: InboundEvent) -> LeadRow | None:
+        email = event.identity.email
+        return self.live(
+            self.by_key.get(event.lead_key) or (self.by_email.get(email) if email else None)
         )
-    ).scalar_one_or_none()
-    if lead is not None:
-        return lead, False
+
+    def anonymous(self, anonymous_id: str | None) -> LeadRow | None:
+        if anonymous_id is None:
+            return None
+        row = self.by_anonymous.get(anonymous_id) or self.by_key.get(anonymous_id)
+        return row if row is not None and row.email is None and row.merged_into is None else None
+
+
+async def _load(session: AsyncSession, events: Sequence[InboundEvent]) -> _Leads:
+    keys = {event.lead_key for event in events}
+    emails = {event.identity.email for event in events if event.identity.email}
+    anonymous = {a for event in events if (a := _previous_id(event)) is not None}
+    query = (
+        select(LeadRow)
+        .where(
+            or_(
+                LeadRow.lead_key.in_(keys | anonymous),
+                LeadRow.email.in_(emails),
+                LeadRow.anonymous_id.in_(anonymous),
+            )
+        )
+        .order_by(LeadRow.id)  # one lock order for all consumers: no deadlocks
+        .with_for_update()
+    )
+    rows = (await session.execute(query)).scalars().all()
+    # Detached: changes are written by one bulk update per batch, not by the unit of work.
+    session.expunge_all()
+    leads = _Leads(rows)
+    targets = {r.merged_into for r in leads.by_id.values() if r.merged_into} - set(leads.by_id)
+    if targets:
+        more = await session.execute(
+            select(LeadRow).where(LeadRow.id.in_(targets)).order_by(LeadRow.id).with_for_update()
+        )
+        extra = more.scalars().all()
+        session.expunge_all()
+        for row in extra:
+            leads.add(row)
+    return leads
+
+
+def _new_lead(event: InboundEvent, rules: Rules) -> LeadRow:
     email = event.identity.email
-    lead = LeadRow(
+    return LeadRow(
         id=str(uuid.uuid4()),
         lead_key=event.lead_key,
         email=email,
         anonymous_id=event.identity.anonymous_id,
-        stage=Stage.LEAD.value,
+        stage="lead",
         fit=0,
         engagement=0,
         qualification=0,
-        budget="unknown",
-        authority="unknown",
+        temperature="cold",
+        profile={},
+        engagement_state={},
+        answers={},
         hand_raiser=False,
-        rules_version=RULES_VERSION,
+        rules_version=rules.version,
         source=event.source,
-        account_domain=email.rsplit("@", 1)[1] if email and "@" in email else None,
+        account_domain=account_domain(email),
     )
-    ctx.session.add(lead)
-    return lead, True
 
 
-async def _move(
-    ctx: HandlerContext,
-    lead: LeadRow,
-    target: Stage,
-    reason: str,
-    event: InboundEvent,
-    *,
-    new: bool,
+def _resolve(leads: _Leads, event: InboundEvent, batch: BatchWrites) -> tuple[LeadRow, bool]:
+    """The lead an event belongs to, merging an anonymous visitor into it when the event ties
+    the two together by email. Returns the lead and whether it is new (no stage yet)."""
+    lead = leads.find(event)
+    email = event.identity.email
+    visitor = leads.anonymous(_previous_id(event)) if event.name in MERGING_CALLS else None
+    if lead is None and visitor is not None and email:
+        # The visitor identified and no known lead exists yet: the visitor becomes it.
+        visitor.email = email
+        visitor.account_domain = account_domain(email)
+        leads.add(visitor)
+        return visitor, False
+    if lead is None:
+        lead = _new_lead(event, batch.rules)
+        leads.add(lead)
+        leads.new.add(lead.id)
+        batch.created(lead)
+        return lead, True
+    if visitor is not None and visitor.id != lead.id:
+        merged, changes = merge(
+            state_of(lead, new=lead.id in leads.new),
+            state_of(visitor),
+            event.occurred_at,
+            batch.rules,
+        )
+        if merged.stage is not None:
+            store_state(lead, merged, batch.rules, batch.now)
+        batch.changed(visitor)
+        batch.changes(lead, event.event_id, changes)
+        visitor.merged_into = lead.id
+        batch.moved_events[visitor.id] = lead.id
+    return lead, lead.id in leads.new
+
+
+async def apply_batch(
+    session: AsyncSession,
+    events: Sequence[InboundEvent],
+    rules: Rules,
+    topics: Topics,
+    now: datetime,
 ) -> None:
-    current = None if new else Stage(lead.stage)
-    try:
-        step = transition(current, target, reason)
-    except TransitionRefused as refused:
-        ctx.session.add(
-            StageChangeRow(
-                lead_id=lead.id,
-                event_id=event.event_id,
-                from_stage=lead.stage,
-                to_stage=target.value,
-                reason=refused.why,
-                refused=True,
-            )
-        )
+    """Apply ``events`` (already decoded) in the caller's transaction. Idempotent per event."""
+    fresh = await _fresh(session, events)
+    if not fresh:
         return
-    lead.stage = step.to_stage.value
-    ctx.session.add(
-        StageChangeRow(
-            lead_id=lead.id,
-            event_id=event.event_id,
-            from_stage=step.from_stage.value if step.from_stage else None,
-            to_stage=step.to_stage.value,
-            reason=step.reason,
+    leads = await _load(session, fresh)
+    batch = BatchWrites(rules, topics, now)
+    for event in fresh:
+        lead, new = _resolve(leads, event, batch)
+        outcome = apply_event(state_of(lead, new=new), event, rules)
+        store_state(lead, outcome.state, rules, now)
+        batch.changed(lead)
+        leads.new.discard(lead.id)  # its first event gave it a stage
+        batch.outcome(lead, event.event_id, outcome)
+        batch.inbound.append(
+            {
+                "event_id": event.event_id,
+                "lead_id": lead.id,
+                "occurred_at": event.occurred_at,
+                "payload": event.model_dump(mode="json"),
+            }
         )
-    )
-    changed = StageChanged(
-        event_id=str(uuid.uuid4()),
-        occurred_at=datetime.now(UTC),
-        lead_id=lead.id,
-        lead_key=lead.lead_key,
-        from_stage=step.from_stage,
-        to_stage=step.to_stage,
-        reason=step.reason,
-        cause_event_id=event.event_id,
-        lead=snapshot(lead),
-    )
-    await enqueue(
-        ctx.session, outbox, ctx.topics.stage_changed, lead.lead_key, wrap(changed, SOURCE)
-    )
-
-
-async def handle_form_submitted(ctx: HandlerContext, event: InboundEvent) -> None:
-    lead, new = await _load_or_create(ctx, event)
-    fields: dict[str, object] = {**event.traits, **event.properties}
-    for attribute in (
-        "first_name",
-        "last_name",
-        "company",
-        "title",
-        "country",
-        "industry",
-        "language",
-    ):
-        value = _text(fields, attribute)
-        if value is not None:
-            setattr(lead, attribute, value)
-    lead.company_size = _int(fields, "company_size") or lead.company_size
-
-    form = FormPost(
-        form_id=str(event.properties.get("form_id", "")), title=lead.title, fields=fields
-    )
-    assessment = assess_form(_facts(lead), form)
-    totals = apply_changes(_facts(lead), assessment.changes)
-    lead.fit, lead.engagement = totals["fit"], totals["engagement"]
-    lead.qualification = totals["qualification"]
-    lead.budget, lead.authority = assessment.budget, assessment.authority
-    lead.hand_raiser = assessment.hand_raiser
-    lead.rules_version = RULES_VERSION
-    lead.updated_at = datetime.now(UTC)
-    await ctx.session.flush()  # the lead row must exist before its changes refer to it
-    for change in assessment.changes:
-        ctx.session.add(
-            ScoreChangeRow(
-                lead_id=lead.id,
-                event_id=event.event_id,
-                component=change.component,
-                delta=change.delta,
-                reason=change.reason,
-                rules_version=RULES_VERSION,
-            )
-        )
-    if new:
-        await _move(ctx, lead, Stage.LEAD, f"new lead from {event.source}", event, new=True)
-    target = assessment.target
-    if target is not None and is_advance(Stage(lead.stage), target):
-        # The funnel is walked one allowed step at a time so each move is explained.
-        if target == Stage.SQL and Stage(lead.stage) == Stage.LEAD and assessment.hand_raiser:
-            await _move(
-                ctx, lead, Stage.MQL, "hand-raiser: demo or contact request", event, new=False
-            )
-        await _move(ctx, lead, target, assessment.target_reason, event, new=False)
-
-
-async def handle_inbound(ctx: HandlerContext, event: InboundEvent) -> None:
-    if not await first_delivery(ctx.session, event.event_id):
-        log.info("duplicate event skipped", extra={"event_id": event.event_id})
-        return
-    if event.name == "form_submitted":
-        await handle_form_submitted(ctx, event)
-    else:
-        log.info(
-            "event kind not scored yet", extra={"event_id": event.event_id, "kind": event.name}
-        )
+        if lead.account_domain:
+            batch.accounts.setdefault(lead.account_domain, lead.company)
+            if event.name == "group":
+                batch.account_traits.setdefault(lead.account_domain, {}).update(event.traits)
+    await batch.write(session)

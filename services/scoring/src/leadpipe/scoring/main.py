@@ -1,19 +1,25 @@
-"""Scoring's composition root: settings → engine, producer, consumer, relay → app."""
+"""Scoring's composition root: settings → engine, producer, consumer, relay, recycler → app."""
 
 from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
 
 import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadpipe.scoring.adapters.orm import outbox
-from leadpipe.scoring.api.leads import router as leads_router
-from leadpipe.scoring.handlers import InboundHandler
-from leadpipe.shared.consume import BatchHandler, TransactionalBatchHandler
-from leadpipe.shared.events import InboundEvent
+from leadpipe.scoring.adapters.recycler import Recycler
+from leadpipe.scoring.adapters.rules_store import RulesCache
+from leadpipe.scoring.api.leads import leads_router
+from leadpipe.scoring.api.rules import rules_router
+from leadpipe.scoring.handlers import InboundBatchHandler
+from leadpipe.shared.consume import BatchHandler
 from leadpipe.shared.logs import configure_logging
 from leadpipe.shared.outbox import OutboxRelay
-from leadpipe.shared.runtime import create_consumer_app
+from leadpipe.shared.runtime import ConsumerRuntime, create_consumer_app
 from leadpipe.shared.settings import Settings
 
 GROUP_ID = "leadpipe-scoring"
@@ -21,21 +27,41 @@ GROUP_ID = "leadpipe-scoring"
 
 def create_app(settings: Settings) -> FastAPI:
     topics = settings.topics
+    rules = RulesCache()
 
     def make_handler(
         sessions: async_sessionmaker[AsyncSession], relay: OutboxRelay
     ) -> BatchHandler:
-        return TransactionalBatchHandler(sessions, InboundEvent, InboundHandler(topics), relay.wake)
+        return InboundBatchHandler(sessions, topics, relay.wake, rules)
 
-    return create_consumer_app(
+    app = create_consumer_app(
         settings,
         title="leadpipe scoring",
         group_id=GROUP_ID,
         topic_in=topics.lead_events,
         outbox=outbox,
         make_handler=make_handler,
-        routers=[leads_router],
+        routers=[leads_router(rules), rules_router(rules)],
     )
+    runtime_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Besides the consume loop and the relay: the sweeper that recycles decayed MQLs.
+        async with runtime_lifespan(app):
+            runtime: ConsumerRuntime = app.state.runtime
+            recycler = Recycler(runtime.sessions, rules, topics, runtime.relay.wake)
+            task = asyncio.create_task(recycler.run(), name="recycler")
+            runtime.tasks.append(task)
+            try:
+                yield
+            finally:
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
+
+    app.router.lifespan_context = lifespan
+    return app
 
 
 def run() -> None:

@@ -1,16 +1,31 @@
-"""Reads a lead with its explanations for the read API."""
+"""Reads leads with their explanations for the read API and the CLI."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import base64
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from leadpipe.scoring.adapters.lead_state import state_of
 from leadpipe.scoring.adapters.orm import LeadRow, ScoreChangeRow, StageChangeRow
-from leadpipe.scoring.api.schemas import LeadView, ScoreReason, StageMove
+from leadpipe.scoring.api.schemas import (
+    LeadPage,
+    LeadSummary,
+    LeadView,
+    OpenQuestion,
+    ScoreReason,
+    StageMove,
+)
+from leadpipe.scoring.domain.engagement import engagement_at, engagement_recorded
+from leadpipe.scoring.domain.qualification import open_questions, temperature_of
+from leadpipe.scoring.domain.rules import Rules
 
 
 async def find_lead(
-    session: AsyncSession, *, email: str | None, lead_id: str | None
+    session: AsyncSession, rules: Rules, now: datetime, *, email: str | None, lead_id: str | None
 ) -> LeadView | None:
     query = select(LeadRow)
     if lead_id is not None:
@@ -36,11 +51,34 @@ async def find_lead(
             .order_by(StageChangeRow.id)
         )
     ).scalars()
-    open_questions = []
-    if lead.budget == "unknown":
-        open_questions.append("budget: Is there a budget set aside for this, and roughly how much?")
-    if lead.authority == "unknown":
-        open_questions.append("authority: Who else decides on this purchase?")
+    state = state_of(lead)
+    engagement = engagement_at(state.engagement, rules.categories, now)
+    explained = [
+        ScoreReason(
+            component=r.component,
+            delta=r.delta,
+            reason=r.reason,
+            code=r.code,
+            event_id=r.event_id,
+            rules_version=r.rules_version,
+            at=r.created_at,
+        )
+        for r in reasons
+    ]
+    # The reasons add up to the stored total; decay since the last event closes the gap.
+    since = engagement - engagement_recorded(state.engagement)
+    if since:
+        explained.append(
+            ScoreReason(
+                component="engagement",
+                delta=since,
+                reason=f"{since:+d} decay since the last activity",
+                code="decay.since-last-event",
+                event_id=None,
+                rules_version=rules.version,
+                at=now,
+            )
+        )
     return LeadView(
         id=lead.id,
         lead_key=lead.lead_key,
@@ -49,21 +87,17 @@ async def find_lead(
         last_name=lead.last_name,
         company=lead.company,
         title=lead.title,
+        account_domain=lead.account_domain,
         stage=lead.stage,
         fit=lead.fit,
-        engagement=lead.engagement,
+        engagement=engagement,
         qualification=lead.qualification,
+        grade=lead.grade,
+        temperature=temperature_of(engagement, rules),
+        answers={c.key: state.answers.get(c.key, "unknown") for c in rules.criteria},
         rules_version=lead.rules_version,
-        reasons=[
-            ScoreReason(
-                component=r.component,
-                delta=r.delta,
-                reason=r.reason,
-                event_id=r.event_id,
-                at=r.created_at,
-            )
-            for r in reasons
-        ],
+        updated_at=lead.updated_at,
+        reasons=explained,
         history=[
             StageMove(
                 from_stage=m.from_stage,
@@ -75,5 +109,82 @@ async def find_lead(
             )
             for m in moves
         ],
-        open_questions=open_questions,
+        open_questions=[
+            OpenQuestion(criterion=q.criterion, question=q.question)
+            for q in open_questions(state.answers, rules)
+        ],
+    )
+
+
+class BadCursor(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class LeadFilter:
+    stage: str | None = None
+    grade: str | None = None
+    temperature: str | None = None
+    updated_since: datetime | None = None
+
+
+def encode_cursor(updated_at: datetime, lead_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{updated_at.isoformat()}|{lead_id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        at, lead_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        return datetime.fromisoformat(at), lead_id
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadCursor("is not a cursor this API returned") from exc
+
+
+async def list_leads(
+    session: AsyncSession, filters: LeadFilter, *, cursor: str | None, limit: int
+) -> LeadPage:
+    """Leads, most recently updated first. Keyset pagination on (updated_at, id): a page stays
+    correct while leads keep changing (a lead updated meanwhile moves to the front)."""
+    query = select(LeadRow).where(LeadRow.merged_into.is_(None))
+    if filters.stage is not None:
+        query = query.where(LeadRow.stage == filters.stage)
+    if filters.grade is not None:
+        query = query.where(LeadRow.grade == filters.grade)
+    if filters.temperature is not None:
+        query = query.where(LeadRow.temperature == filters.temperature)
+    if filters.updated_since is not None:
+        query = query.where(LeadRow.updated_at >= filters.updated_since)
+    if cursor is not None:
+        at, lead_id = decode_cursor(cursor)
+        query = query.where(
+            or_(LeadRow.updated_at < at, and_(LeadRow.updated_at == at, LeadRow.id < lead_id))
+        )
+    rows = (
+        (
+            await session.execute(
+                query.order_by(LeadRow.updated_at.desc(), LeadRow.id.desc()).limit(limit + 1)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    page = rows[:limit]
+    more = len(rows) > limit
+    return LeadPage(
+        leads=[
+            LeadSummary(
+                id=r.id,
+                email=r.email,
+                company=r.company,
+                stage=r.stage,
+                fit=r.fit,
+                engagement=r.engagement,
+                qualification=r.qualification,
+                grade=r.grade,
+                temperature=r.temperature,
+                updated_at=r.updated_at,
+            )
+            for r in page
+        ],
+        next_cursor=encode_cursor(page[-1].updated_at, page[-1].id) if more and page else None,
     )

@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Index, Integer, Text, func
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from leadpipe.shared.db import make_metadata
@@ -19,6 +31,13 @@ class Base(DeclarativeBase):
 
 class LeadRow(Base):
     __tablename__ = "leads"
+    __table_args__ = (
+        Index("ix_leads_updated_at", "updated_at", "id"),
+        Index("ix_leads_stage", "stage"),
+        Index("ix_leads_anonymous_id", "anonymous_id"),
+        # Leads waiting for decay to take them below the MQL threshold, soonest first.
+        Index("ix_leads_recycle_at", "recycle_at", postgresql_where=text("recycle_at IS NOT NULL")),
+    )
 
     id: Mapped[str] = mapped_column(Text, primary_key=True)
     lead_key: Mapped[str] = mapped_column(Text, unique=True)
@@ -38,9 +57,15 @@ class LeadRow(Base):
     fit: Mapped[int] = mapped_column(Integer, default=0)
     engagement: Mapped[int] = mapped_column(Integer, default=0)
     qualification: Mapped[int] = mapped_column(Integer, default=0)
-    budget: Mapped[str] = mapped_column(Text, default="unknown")
-    authority: Mapped[str] = mapped_column(Text, default="unknown")
+    grade: Mapped[str | None] = mapped_column(Text)
+    temperature: Mapped[str] = mapped_column(Text, default="cold")
+    profile: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    engagement_state: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    answers: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     hand_raiser: Mapped[bool] = mapped_column(default=False)
+    contacted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    recycle_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    merged_into: Mapped[str | None] = mapped_column(Text)
     rules_version: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -56,6 +81,7 @@ class ScoreChangeRow(Base):
     lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id"))
     event_id: Mapped[str] = mapped_column(Text)
     component: Mapped[str] = mapped_column(Text)
+    code: Mapped[str] = mapped_column(Text, default="")
     delta: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(Text)
     rules_version: Mapped[str] = mapped_column(Text)
@@ -87,6 +113,47 @@ class ProcessedEventRow(Base):
     processed_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+
+
+class RulesVersionRow(Base):
+    """A rules file as it was stored; at most one row is the active version."""
+
+    __tablename__ = "rules_versions"
+    __table_args__ = (
+        Index("uq_rules_versions_active", "active", unique=True, postgresql_where=text("active")),
+    )
+
+    version: Mapped[str] = mapped_column(Text, primary_key=True)
+    document: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    source_text: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class InboundEventRow(Base):
+    """An applied inbound event, kept so that a draft rules version can be replayed."""
+
+    __tablename__ = "inbound_events"
+    __table_args__ = (Index("ix_inbound_events_lead_id", "lead_id", "occurred_at", "seq"),)
+
+    event_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, Identity())
+    lead_id: Mapped[str] = mapped_column(Text)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
+class AccountRow(Base):
+    """A company, known by its email domain; free-mail domains never form one."""
+
+    __tablename__ = "accounts"
+
+    domain: Mapped[str] = mapped_column(Text, primary_key=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    traits: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 outbox = outbox_table(Base.metadata)

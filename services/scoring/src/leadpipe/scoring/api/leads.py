@@ -1,36 +1,83 @@
-"""The lead read API."""
+"""The lead read API: one lead with its explanations, or a filtered page of leads."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from leadpipe.scoring.adapters.lead_view import find_lead
-from leadpipe.scoring.api.schemas import LeadView
+from leadpipe.scoring.adapters.lead_view import BadCursor, LeadFilter, find_lead, list_leads
+from leadpipe.scoring.adapters.rules_store import RulesCache
+from leadpipe.scoring.api.schemas import LeadPage, LeadView
+from leadpipe.shared.events import Stage
 
-router = APIRouter(prefix="/v1/leads", tags=["leads"])
 
-
-def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+def sessions_of(request: Request) -> async_sessionmaker[AsyncSession]:
     sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
     return sessions
 
 
-@router.get("", response_model=LeadView)
-async def lead_by_email(request: Request, email: Annotated[str, Query(min_length=3)]) -> LeadView:
-    async with _sessions(request)() as session:
-        view = await find_lead(session, email=email, lead_id=None)
-    if view is None:
-        raise HTTPException(404, detail={"field": "email", "reason": "no lead with this email"})
-    return view
+def leads_router(rules: RulesCache) -> APIRouter:
+    router = APIRouter(prefix="/v1/leads", tags=["leads"])
 
+    @router.get("", response_model=LeadView | LeadPage)
+    async def leads(
+        request: Request,
+        email: Annotated[
+            str | None, Query(min_length=3, description="Show this one lead in full.")
+        ] = None,
+        stage: Stage | None = None,
+        grade: Literal["A", "B", "C"] | None = None,
+        temperature: Literal["cold", "warm", "hot"] | None = None,
+        updated_since: datetime | None = None,
+        cursor: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    ) -> LeadView | LeadPage:
+        """With ``email``: that lead with its scores, reasons, history and open questions.
+        Without: a page of leads, most recently updated first, filtered."""
+        async with sessions_of(request)() as session:
+            if email is not None:
+                view = await find_lead(
+                    session,
+                    await rules.active(session),
+                    datetime.now(UTC),
+                    email=email,
+                    lead_id=None,
+                )
+                if view is None:
+                    raise HTTPException(
+                        404, detail={"field": "email", "reason": "no lead with this email"}
+                    )
+                return view
+            if updated_since is not None and updated_since.tzinfo is None:
+                raise HTTPException(
+                    422, detail={"field": "updated_since", "reason": "needs a time zone offset"}
+                )
+            try:
+                return await list_leads(
+                    session,
+                    LeadFilter(
+                        stage=stage.value if stage else None,
+                        grade=grade,
+                        temperature=temperature,
+                        updated_since=updated_since,
+                    ),
+                    cursor=cursor,
+                    limit=limit,
+                )
+            except BadCursor as exc:
+                raise HTTPException(422, detail={"field": "cursor", "reason": str(exc)}) from exc
 
-@router.get("/{lead_id}", response_model=LeadView)
-async def lead_by_id(request: Request, lead_id: str) -> LeadView:
-    async with _sessions(request)() as session:
-        view = await find_lead(session, email=None, lead_id=lead_id)
-    if view is None:
-        raise HTTPException(404, detail={"field": "lead_id", "reason": "no lead with this id"})
-    return view
+    @router.get("/{lead_id}", response_model=LeadView)
+    async def lead_by_id(request: Request, lead_id: str) -> LeadView:
+        async with sessions_of(request)() as session:
+            view = await find_lead(
+                session, await rules.active(session), datetime.now(UTC), email=None, lead_id=lead_id
+            )
+        if view is None:
+            raise HTTPException(404, detail={"field": "lead_id", "reason": "no lead with this id"})
+        return view
+
+    return router

@@ -1,17 +1,19 @@
-"""Response models of scoring's read API."""
+"""Request and response models of scoring's read API and rules API."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class ScoreReason(BaseModel):
     component: str
     delta: int
     reason: str
-    event_id: str
+    code: str
+    event_id: str | None = Field(description="None for decay since the last event (on read).")
+    rules_version: str | None
     at: datetime
 
 
@@ -24,6 +26,11 @@ class StageMove(BaseModel):
     at: datetime
 
 
+class OpenQuestion(BaseModel):
+    criterion: str
+    question: str
+
+
 class LeadView(BaseModel):
     id: str
     lead_key: str
@@ -32,11 +39,68 @@ class LeadView(BaseModel):
     last_name: str | None
     company: str | None
     title: str | None
+    account_domain: str | None
+    stage: str
+    fit: int
+    engagement: int = Field(description="Now, after decay since the last event.")
+    qualification: int
+    grade: str | None
+    temperature: str
+    answers: dict[str, str]
+    rules_version: str
+    updated_at: datetime
+    reasons: list[ScoreReason]
+    history: list[StageMove]
+    open_questions: list[OpenQuestion]
+
+
+class LeadSummary(BaseModel):
+    id: str
+    email: str | None
+    company: str | None
     stage: str
     fit: int
     engagement: int
     qualification: int
-    rules_version: str
-    reasons: list[ScoreReason]
-    history: list[StageMove]
-    open_questions: list[str]
+    grade: str | None
+    temperature: str
+    updated_at: datetime
+
+
+class LeadPage(BaseModel):
+    leads: list[LeadSummary]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; None: done.")
+
+
+class RulesText(BaseModel):
+    text: str = Field(description="The rules file's YAML text.")
+    file: str = Field("rules.yaml", description="Name used in error messages.")
+
+
+class RulesProblemOut(BaseModel):
+    file: str
+    path: str
+    reason: str
+
+
+class RulesVersionOut(BaseModel):
+    version: str
+    framework: str
+    signals: int
+    active: bool
+
+
+class StageShift(BaseModel):
+    lead_id: str
+    email: str | None
+    from_stage: str
+    to_stage: str
+    why: str
+
+
+class WhatIfReport(BaseModel):
+    draft_version: str
+    leads: int
+    changed: int
+    by_stage: dict[str, int] = Field(description="'live → draft' stage pairs and their counts.")
+    shifts: list[StageShift]

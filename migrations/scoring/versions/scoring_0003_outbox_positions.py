@@ -1,7 +1,7 @@
 """outbox rows remember where Kafka put them
 
-Revision ID: scoring_0002
-Revises: scoring_0001
+Revision ID: scoring_0003
+Revises: scoring_0002
 Create Date: 2026-11-25 02:10:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "scoring_0002"
-down_revision: str | None = "scoring_0001"
+revision: str = "scoring_0003"
+down_revision: str | None = "scoring_0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

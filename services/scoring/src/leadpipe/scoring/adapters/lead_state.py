@@ -1,0 +1,95 @@
+"""Between a lead's row and the domain's :class:`LeadState` (JSONB ↔ typed values)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+from leadpipe.scoring.adapters.orm import LeadRow
+from leadpipe.scoring.domain.engagement import CategoryPoints, engagement_at, engagement_recorded
+from leadpipe.scoring.domain.fit import fit_parts, fit_score
+from leadpipe.scoring.domain.lead import LeadState
+from leadpipe.scoring.domain.qualification import grade_of, qualification_score, temperature_of
+from leadpipe.scoring.domain.recycling import recycle_at
+from leadpipe.scoring.domain.rules import Answer, Rules
+from leadpipe.shared.events import LeadSnapshot, Stage
+
+# Profile attributes that also have their own column (for the snapshot and for filters).
+PROFILE_COLUMNS = (
+    "first_name",
+    "last_name",
+    "company",
+    "title",
+    "country",
+    "industry",
+    "company_size",
+    "language",
+)
+
+
+def state_of(lead: LeadRow, *, new: bool = False) -> LeadState:
+    return LeadState(
+        stage=None if new else Stage(lead.stage),
+        profile=dict(lead.profile or {}),
+        engagement={
+            name: CategoryPoints(float(held["value"]), datetime.fromisoformat(held["as_of"]))
+            for name, held in (lead.engagement_state or {}).items()
+        },
+        answers=cast("dict[str, Answer]", dict(lead.answers or {})),
+        hand_raiser=lead.hand_raiser,
+        contacted_at=lead.contacted_at,
+    )
+
+
+def engagement_json(state: LeadState) -> dict[str, Any]:
+    return {
+        name: {"value": held.value, "as_of": held.as_of.isoformat()}
+        for name, held in state.engagement.items()
+    }
+
+
+def store_state(lead: LeadRow, state: LeadState, rules: Rules, now: datetime) -> None:
+    """Write ``state`` and the scores it implies onto the row."""
+    assert state.stage is not None
+    lead.stage = state.stage.value
+    lead.profile = dict(state.profile)
+    for column in PROFILE_COLUMNS:
+        value = state.profile.get(column)
+        if value is not None:
+            setattr(lead, column, value)
+    lead.engagement_state = engagement_json(state)
+    lead.answers = dict(state.answers)
+    lead.hand_raiser = state.hand_raiser
+    lead.contacted_at = state.contacted_at
+    lead.fit = fit_score(fit_parts(state.profile, rules))
+    lead.engagement = engagement_recorded(state.engagement)
+    lead.qualification = qualification_score(state.answers, rules)
+    lead.grade = grade_of(lead.fit, state.answers, rules)
+    lead.temperature = temperature_of(engagement_at(state.engagement, rules.categories, now), rules)
+    lead.recycle_at = recycle_at(state, rules, now)
+    lead.rules_version = rules.version
+    lead.updated_at = now
+
+
+def snapshot(lead: LeadRow) -> LeadSnapshot:
+    grade = lead.grade if lead.grade in ("A", "B", "C") else None
+    temperature = lead.temperature if lead.temperature in ("cold", "warm", "hot") else "cold"
+    return LeadSnapshot(
+        email=lead.email,
+        first_name=lead.first_name,
+        last_name=lead.last_name,
+        company=lead.company,
+        title=lead.title,
+        country=lead.country,
+        industry=lead.industry,
+        company_size=lead.company_size,
+        language=lead.language,
+        source=lead.source,
+        account_domain=lead.account_domain,
+        fit=lead.fit,
+        engagement=lead.engagement,
+        qualification=lead.qualification,
+        grade=cast("Any", grade),
+        temperature=cast("Any", temperature),
+        hand_raiser=lead.hand_raiser,
+    )

@@ -1,0 +1,102 @@
+"""The sweeper that recycles MQLs to nurture when their computed moment has come.
+
+It reads only leads whose ``recycle_at`` has passed, through a partial index: the cost follows
+the number of leads due, not the number of leads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from leadpipe.scoring.adapters.batch import BatchWrites
+from leadpipe.scoring.adapters.lead_state import state_of, store_state
+from leadpipe.scoring.adapters.orm import LeadRow
+from leadpipe.scoring.adapters.rules_store import RulesCache
+from leadpipe.scoring.domain.lead import Outcome
+from leadpipe.scoring.domain.lifecycle import TransitionRefused
+from leadpipe.scoring.domain.recycling import recycle
+from leadpipe.scoring.domain.rules import Rules
+from leadpipe.shared.topics import Topics
+
+log = logging.getLogger(__name__)
+
+
+async def recycle_due(
+    session: AsyncSession, rules: Rules, topics: Topics, now: datetime, *, limit: int = 500
+) -> int:
+    """Recycle up to ``limit`` leads due at ``now``, in the caller's transaction. Returns how
+    many leads were looked at (due ones whose new activity came first are re-timed instead).
+    Several scoring instances may sweep at once: locked leads are skipped, not waited for."""
+    due = (
+        (
+            await session.execute(
+                select(LeadRow)
+                .where(LeadRow.recycle_at <= now)
+                .order_by(LeadRow.recycle_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    session.expunge_all()  # written by the batch's bulk update
+    batch = BatchWrites(rules, topics, now)
+    for lead in due:
+        state, step = recycle(state_of(lead), rules, now)
+        store_state(lead, state, rules, now)
+        batch.changed(lead)
+        cause = f"recycle:{lead.id}:{now.isoformat()}"
+        if isinstance(step, TransitionRefused):
+            batch.outcome(lead, cause, Outcome(state, (), (), (step,)))
+        elif step is not None:
+            batch.outcome(lead, cause, Outcome(state, (), (step,), ()))
+    await batch.write(session)
+    return len(due)
+
+
+class Recycler:
+    """Sweeps every ``interval_s`` (at once again while a sweep was full)."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        rules: RulesCache,
+        topics: Topics,
+        on_commit: Callable[[], None],
+        *,
+        interval_s: float = 30.0,
+        limit: int = 500,
+    ) -> None:
+        self._sessions = sessions
+        self._rules = rules
+        self._topics = topics
+        self._on_commit = on_commit
+        self._interval_s = interval_s
+        self._limit = limit
+
+    async def sweep(self) -> int:
+        async with self._sessions() as session, session.begin():
+            rules = await self._rules.active(session)
+            swept = await recycle_due(
+                session, rules, self._topics, datetime.now(UTC), limit=self._limit
+            )
+        if swept:
+            self._on_commit()
+        return swept
+
+    async def run(self) -> None:
+        while True:
+            try:
+                swept = await self.sweep()
+            except Exception:
+                log.exception("recycling sweep failed; retrying at the next interval")
+                swept = 0
+            if swept < self._limit:
+                await asyncio.sleep(self._interval_s)

@@ -1,0 +1,77 @@
+"""The rules API: validate, simulate (what-if) and activate a rules file; show the active one."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from leadpipe.scoring.adapters.rules_store import RulesCache, VersionConflict, activate
+from leadpipe.scoring.adapters.whatif import what_if
+from leadpipe.scoring.api.leads import sessions_of
+from leadpipe.scoring.api.schemas import RulesText, RulesVersionOut, WhatIfReport
+from leadpipe.scoring.domain.rules import Rules
+from leadpipe.scoring.rules.loader import RulesError, parse_rules
+
+
+def _problems(error: RulesError) -> JSONResponse:
+    return JSONResponse(
+        status_code=422,
+        content={
+            "error": {"reason": "the rules file is invalid"},
+            "problems": [
+                {"file": p.file, "path": p.path, "reason": p.reason} for p in error.problems
+            ],
+        },
+    )
+
+
+def _out(rules: Rules, *, active: bool) -> RulesVersionOut:
+    return RulesVersionOut(
+        version=rules.version,
+        framework=rules.framework,
+        signals=len(rules.signals),
+        active=active,
+    )
+
+
+def rules_router(cache: RulesCache) -> APIRouter:
+    router = APIRouter(prefix="/v1/rules", tags=["rules"])
+
+    @router.get("/active", response_model=RulesVersionOut)
+    async def active_rules(request: Request) -> RulesVersionOut:
+        async with sessions_of(request)() as session:
+            return _out(await cache.active(session), active=True)
+
+    @router.post("/validate", response_model=RulesVersionOut, responses={422: {}})
+    async def validate(body: RulesText) -> RulesVersionOut | JSONResponse:
+        try:
+            return _out(parse_rules(body.text, body.file), active=False)
+        except RulesError as exc:
+            return _problems(exc)
+
+    @router.post("/simulate", response_model=WhatIfReport, responses={422: {}})
+    async def simulate(request: Request, body: RulesText) -> WhatIfReport | JSONResponse:
+        try:
+            draft = parse_rules(body.text, body.file)
+        except RulesError as exc:
+            return _problems(exc)
+        async with sessions_of(request)() as session, session.begin():
+            await session.connection(execution_options={"postgresql_readonly": True})
+            return await what_if(session, draft)
+
+    @router.post("/activate", response_model=RulesVersionOut, responses={409: {}, 422: {}})
+    async def activate_rules(request: Request, body: RulesText) -> RulesVersionOut | JSONResponse:
+        try:
+            async with sessions_of(request)() as session, session.begin():
+                rules = await activate(session, body.text, body.file, datetime.now(UTC))
+        except RulesError as exc:
+            return _problems(exc)
+        except VersionConflict as exc:
+            return JSONResponse(
+                status_code=409, content={"error": {"field": "version", "reason": str(exc)}}
+            )
+        return _out(rules, active=True)
+
+    return router
