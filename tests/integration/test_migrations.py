@@ -17,7 +17,16 @@ pytestmark = pytest.mark.integration
 
 EXPECTED = {
     "scoring": {"leads", "score_changes", "stage_changes", "processed_events", "outbox"},
-    "routing": {"reps", "rotation_cursors", "assignments", "processed_events", "outbox"},
+    "routing": {
+        "reps",
+        "pools",
+        "routing_rules",
+        "account_owners",
+        "rotation_cursors",
+        "assignments",
+        "processed_events",
+        "outbox",
+    },
 }
 
 
