@@ -112,7 +112,7 @@ async def open_lead_counts(session: AsyncSession) -> dict[str, int]:
         .where(AssignmentRow.status == "open", AssignmentRow.rep_id.is_not(None))
         .group_by(AssignmentRow.rep_id)
     )
-    return {str(rep_id): int(count) for rep_id, count in rows.tuples()}
+    return {str(rep_id): int(count) for rep_id, count in rows.all()}
 
 
 async def load_rules(session: AsyncSession) -> tuple[list[RoutingRule], dict[str, Pool]]:

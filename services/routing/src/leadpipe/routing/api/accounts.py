@@ -22,7 +22,7 @@ async def list_owners(request: Request) -> list[AccountOwnerOut]:
                 .join(RepRow, RepRow.id == AccountOwnerRow.rep_id)
                 .order_by(AccountOwnerRow.account_domain)
             )
-        ).tuples()
+        ).all()
         return [AccountOwnerOut(account_domain=a.account_domain, owner=rep_out(r)) for a, r in rows]
 
 

@@ -46,7 +46,7 @@ async def lead_assignments(request: Request, lead_id: str) -> list[AssignmentOut
                 .where(AssignmentRow.lead_id == lead_id)
                 .order_by(AssignmentRow.created_at, AssignmentRow.id)
             )
-        ).tuples()
+        ).all()
         return [assignment_out(a, rep) for a, rep in rows]
 
 
@@ -66,5 +66,5 @@ async def list_assignments(
                 .order_by(AssignmentRow.created_at, AssignmentRow.id)
                 .limit(limit)
             )
-        ).tuples()
+        ).all()
         return [assignment_out(a, rep) for a, rep in rows]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import JSONResponse
 
 
 class ApiError(Exception):
@@ -24,16 +24,16 @@ def _field(loc: tuple[object, ...] | list[object]) -> str | None:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
-    async def api_error(_: Request, exc: ApiError) -> ORJSONResponse:
-        return ORJSONResponse(
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(
             {"error": {"field": exc.field, "reason": exc.reason}}, status_code=exc.status
         )
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> ORJSONResponse:
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
             {"field": _field(e.get("loc", ())), "reason": reason_of(str(e.get("msg", "invalid")))}
             for e in exc.errors()
         ]
         first = errors[0] if errors else {"field": None, "reason": "invalid request"}
-        return ORJSONResponse({"error": first, "errors": errors}, status_code=422)
+        return JSONResponse({"error": first, "errors": errors}, status_code=422)

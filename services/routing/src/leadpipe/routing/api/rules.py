@@ -17,7 +17,7 @@ router = APIRouter(prefix="/v1", tags=["rules"])
 async def list_pools(request: Request) -> list[PoolOut]:
     async with sessions_of(request)() as session:
         pools = (await session.execute(select(PoolRow).order_by(PoolRow.name))).scalars().all()
-        emails = dict((await session.execute(select(RepRow.id, RepRow.email))).tuples().all())
+        emails = dict((await session.execute(select(RepRow.id, RepRow.email))).all())
     return [
         PoolOut(
             name=p.name,
