@@ -172,7 +172,7 @@ async def emit(
         rep=rep_ref(rep) if rep is not None else None,
         rule=assignment.rule,
         reason=reason or assignment.reason,
-        sla_due_at=assignment.sla_due_at if kind != "sla_breached" else None,
+        sla_due_at=assignment.sla_due_at,
         cause_event_id=assignment.cause_event_id,
         pool=assignment.pool,
         strategy=str(assignment.trace.get("strategy", "")) or None,
