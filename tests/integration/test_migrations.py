@@ -26,7 +26,16 @@ EXPECTED = {
         "inbound_events",
         "accounts",
     },
-    "routing": {"reps", "rotation_cursors", "assignments", "processed_events", "outbox"},
+    "routing": {
+        "reps",
+        "pools",
+        "routing_rules",
+        "account_owners",
+        "rotation_cursors",
+        "assignments",
+        "processed_events",
+        "outbox",
+    },
 }
 
 

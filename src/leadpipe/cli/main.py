@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from leadpipe.cli import dlq, leads, rules
+from leadpipe.cli import dlq, leads, reps, rules
 from leadpipe.cli.config import load_environment
 from leadpipe.cli.demo import print_result, run_demo
 from leadpipe.cli.services import service_status, start_services, stop_services
@@ -26,6 +26,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(rules.app, name="rules")
 app.add_typer(leads.app, name="lead")
 app.add_typer(dlq.app, name="dlq")
+app.add_typer(reps.app, name="reps")
 console = Console()
 
 

@@ -9,20 +9,15 @@ import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from time import monotonic
-from typing import Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadpipe.shared.dead_letters import DeadLetterQueue, UndecodableRecord, is_transient
-from leadpipe.shared.envelope import EnvelopeError, from_record, unwrap
-from leadpipe.shared.events import WireModel
 from leadpipe.shared.records import Record
 
 log = logging.getLogger(__name__)
 
 
-M = TypeVar("M", bound=WireModel)
 BatchHandler = Callable[[Sequence[Record]], Awaitable[None]]
 
 
@@ -119,33 +114,3 @@ async def _attempt(
         else:
             health.last_error = None
             return None
-
-
-EventHandler = Callable[[AsyncSession, M], Awaitable[None]]
-
-
-class TransactionalBatchHandler(Generic[M]):
-    """Applies one batch of records of one event model in one database transaction, then calls
-    ``on_commit`` (the outbox relay's wake-up) so that what the batch emitted goes out at once."""
-
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        model: type[M],
-        handle: EventHandler[M],
-        on_commit: Callable[[], None],
-    ) -> None:
-        self._sessions = sessions
-        self._model = model
-        self._handle = handle
-        self._on_commit = on_commit
-
-    async def __call__(self, records: Sequence[Record]) -> None:
-        async with self._sessions() as session, session.begin():
-            for record in records:
-                try:
-                    event = unwrap(from_record(record.headers, record.value), self._model)
-                except EnvelopeError as exc:
-                    raise UndecodableRecord(str(exc)) from exc
-                await self._handle(session, event)
-        self._on_commit()

@@ -140,6 +140,21 @@ class LeadRouted(WireModel):
     reason: str
     sla_due_at: datetime | None
     cause_event_id: str
+    pool: str | None = Field(default=None, description="The pool the rep was chosen from.")
+    strategy: str | None = Field(
+        default=None,
+        description="round-robin, weighted-round-robin, least-loaded, account-ownership.",
+    )
+    candidates_considered: int | None = Field(
+        default=None, description="How many reps of the pool were looked at."
+    )
+    excluded: dict[str, str] = Field(
+        default_factory=dict,
+        description="rep_id → why that candidate could not take the lead (decision-trace summary).",
+    )
+    previous_rep: RepRef | None = Field(
+        default=None, description="For reassigned and sla_breached: the rep who had the lead."
+    )
 
     @property
     def ce_type(self) -> str:

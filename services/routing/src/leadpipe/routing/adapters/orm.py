@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Index, Text, func
+from sqlalchemy import DateTime, Index, Integer, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -20,6 +20,9 @@ class Base(DeclarativeBase):
 
 
 class RepRow(Base):
+    """A sales rep. Rows are locked FOR UPDATE (in id order) while a lead is routed, so that
+    capacity counts and rotations stay right with several routing instances."""
+
     __tablename__ = "reps"
 
     id: Mapped[str] = mapped_column(Text, primary_key=True)
@@ -27,34 +30,103 @@ class RepRow(Base):
     email: Mapped[str] = mapped_column(Text, unique=True)
     role: Mapped[str] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(default=True)
+    territories: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    segments: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    languages: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    weight: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    time_zone: Mapped[str] = mapped_column(Text, server_default=text("'UTC'"))
+    working_hours: Mapped[str | None] = mapped_column(Text)
+    holiday_calendar: Mapped[str | None] = mapped_column(Text)
+    out_of_office: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class PoolRow(Base):
+    __tablename__ = "pools"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    role: Mapped[str] = mapped_column(Text)
+    strategy: Mapped[str] = mapped_column(Text)
+    members: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    match_coverage: Mapped[bool] = mapped_column(default=True)
+
+
+class RoutingRuleRow(Base):
+    """One routing rule; ``position`` orders them (first match wins)."""
+
+    __tablename__ = "routing_rules"
+
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    pool: Mapped[str] = mapped_column(Text)
+    conditions: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
+class AccountOwnerRow(Base):
+    __tablename__ = "account_owners"
+
+    account_domain: Mapped[str] = mapped_column(Text, primary_key=True)
+    rep_id: Mapped[str] = mapped_column(Text)
 
 
 class RotationCursorRow(Base):
-    """The last rep chosen per pool; locked with FOR UPDATE while choosing the next one, so that
-    any number of routing instances share one fair rotation."""
+    """A pool's rotation: the last rep chosen and weighted round-robin's credits; locked with
+    FOR UPDATE while choosing the next one, so that any number of routing instances share one
+    fair rotation."""
 
     __tablename__ = "rotation_cursors"
 
     pool: Mapped[str] = mapped_column(Text, primary_key=True)
     last_rep_id: Mapped[str | None] = mapped_column(Text)
+    credits: Mapped[dict[str, int]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
 
 
 class AssignmentRow(Base):
+    """A lead given to a rep (status ``open``), waiting in the fallback queue (``queued``), or
+    done with (``closed``). The SLA timer lives here: due running timers are found through
+    ``ix_assignments_sla_due``, queued leads through ``ix_assignments_queued``."""
+
     __tablename__ = "assignments"
-    __table_args__ = (Index("ix_assignments_lead_id", "lead_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_assignments_lead_id", "lead_id", "created_at"),
+        Index(
+            "ix_assignments_sla_due",
+            "sla_due_at",
+            postgresql_where=text("sla_state = 'running'"),
+        ),
+        Index("ix_assignments_queued", "created_at", postgresql_where=text("status = 'queued'")),
+        Index("ix_assignments_open_by_rep", "rep_id", postgresql_where=text("status = 'open'")),
+        Index(
+            "ix_assignments_active_by_lead_key",
+            "lead_key",
+            postgresql_where=text("status <> 'closed'"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(Text, primary_key=True)
     lead_id: Mapped[str] = mapped_column(Text)
     lead_key: Mapped[str] = mapped_column(Text)
     rep_id: Mapped[str | None] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default=text("'open'"))
     stage: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(Text, server_default=text("'ae'"))
     pool: Mapped[str] = mapped_column(Text)
     rule: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
     trace: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    lead: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     cause_event_id: Mapped[str] = mapped_column(Text)
+    previous_assignment_id: Mapped[str | None] = mapped_column(Text)
+    sla_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sla_state: Mapped[str | None] = mapped_column(Text)
+    contacted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

@@ -1,7 +1,7 @@
 """outbox rows remember where Kafka put them
 
-Revision ID: routing_0002
-Revises: routing_0001
+Revision ID: routing_0003
+Revises: routing_0002
 Create Date: 2026-11-25 02:10:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "routing_0002"
-down_revision: str | None = "routing_0001"
+revision: str = "routing_0003"
+down_revision: str | None = "routing_0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,144 @@
+"""Shared pieces of routing's integration tests: a clean routing schema, the API on real
+PostgreSQL, and stage-change events as the consume loop delivers them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from leadpipe.routing.adapters.orm import AssignmentRow, outbox
+from leadpipe.routing.api.accounts import router as accounts_router
+from leadpipe.routing.api.assignments import router as assignments_router
+from leadpipe.routing.api.errors import install_error_handlers
+from leadpipe.routing.api.reps import router as reps_router
+from leadpipe.routing.api.rules import router as rules_router
+from leadpipe.shared.envelope import from_record, unwrap, wrap
+from leadpipe.shared.events import (
+    Identity,
+    InboundEvent,
+    LeadRouted,
+    LeadSnapshot,
+    Stage,
+    StageChanged,
+    WireModel,
+)
+
+ROUTING_TABLES = (
+    "assignments",
+    "reps",
+    "pools",
+    "routing_rules",
+    "account_owners",
+    "rotation_cursors",
+    "outbox",
+)
+
+
+async def clean_routing(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Tests share one database; each routing test starts from no reps and no assignments."""
+    async with sessions() as session, session.begin():
+        await session.execute(text(f"TRUNCATE {', '.join(f'routing.{t}' for t in ROUTING_TABLES)}"))
+
+
+async def api_client(
+    sessions: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = FastAPI()
+    install_error_handlers(app)
+    for router in (reps_router, rules_router, accounts_router, assignments_router):
+        app.include_router(router)
+    app.state.sessions = sessions
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://routing") as client:
+        yield client
+
+
+@dataclass(frozen=True)
+class DeliveredRecord:
+    topic: str
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+    partition: int = 0
+    offset: int = 0
+    key: bytes | None = None
+
+
+def delivered(topic: str, event: WireModel, key: str) -> DeliveredRecord:
+    cloud_event = wrap(event, "/test")
+    return DeliveredRecord(topic, cloud_event.data, cloud_event.headers(), key=key.encode())
+
+
+def became_sql(email: str, **lead: Any) -> StageChanged:
+    return StageChanged(
+        event_id=str(uuid.uuid4()),
+        occurred_at=datetime.now(UTC),
+        lead_id=f"lead-{email}",
+        lead_key=email,
+        from_stage=Stage.MQL,
+        to_stage=lead.pop("to_stage", Stage.SQL),
+        reason="test",
+        cause_event_id=str(uuid.uuid4()),
+        lead=LeadSnapshot(email=email, account_domain=email.split("@")[1], **lead),
+    )
+
+
+def contacted(email: str) -> InboundEvent:
+    now = datetime.now(UTC)
+    return InboundEvent(
+        event_id=str(uuid.uuid4()),
+        occurred_at=now,
+        received_at=now,
+        name="lead_contacted",
+        lead_key=email,
+        source="webhook:crm",
+        identity=Identity(email=email),
+    )
+
+
+async def assignments_of(
+    sessions: async_sessionmaker[AsyncSession], email: str
+) -> list[AssignmentRow]:
+    async with sessions() as session:
+        return list(
+            (
+                await session.execute(
+                    select(AssignmentRow)
+                    .where(AssignmentRow.lead_key == email)
+                    .order_by(AssignmentRow.created_at, AssignmentRow.kind)
+                )
+            ).scalars()
+        )
+
+
+async def emitted(sessions: async_sessionmaker[AsyncSession], email: str) -> list[LeadRouted]:
+    """What routing put in its outbox for the lead, in order."""
+    async with sessions() as session:
+        rows = (
+            await session.execute(
+                select(outbox.c.headers, outbox.c.payload)
+                .where(outbox.c.key == email)
+                .order_by(outbox.c.id)
+            )
+        ).all()
+    return [
+        unwrap(from_record([(n, v.encode()) for n, v in row.headers], row.payload), LeadRouted)
+        for row in rows
+    ]
+
+
+async def add_reps(client: httpx.AsyncClient, reps: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """Adds reps over the API; returns email → rep id."""
+    ids: dict[str, str] = {}
+    for rep in reps:
+        response = await client.post("/v1/reps", json=rep)
+        assert response.status_code == 201, response.text
+        ids[rep["email"]] = response.json()["id"]
+    return ids
