@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from leadpipe.cli.tokens import add_token
 from leadpipe.localstack.repo import repo_root
 from leadpipe.shared import migrate
+from leadpipe.shared.auth import Scope, issue_token
 from leadpipe.shared.db import make_engine, make_sessionmaker
 from leadpipe.shared.kafka import ensure_topics
 from leadpipe.shared.settings import Settings
@@ -50,3 +53,16 @@ async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture(scope="session")
 def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return make_sessionmaker(engine)
+
+
+@pytest.fixture(scope="session")
+async def api_token(settings: Settings) -> str:
+    """An admin token for the services' APIs, stored as `leadpipe token add` stores it."""
+    token = issue_token(f"tests-{uuid.uuid4().hex[:8]}", Scope.ADMIN)
+    await add_token(settings.database_url, token)
+    return token.token
+
+
+@pytest.fixture(scope="session")
+def api_headers(api_token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_token}"}

@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from leadpipe.cli.tokens import add_token
 from leadpipe.localstack.repo import repo_root
 from leadpipe.localstack.stack import LocalStack
 from leadpipe.scoring.domain.engagement import engagement_recorded
@@ -27,6 +28,7 @@ from leadpipe.scoring.domain.qualification import qualification_score
 from leadpipe.scoring.domain.whatif import replay
 from leadpipe.scoring.rules.loader import default_rules
 from leadpipe.shared import migrate
+from leadpipe.shared.auth import Scope, issue_token
 from leadpipe.shared.db import make_engine
 from leadpipe.shared.envelope import from_record, unwrap
 from leadpipe.shared.events import InboundEvent
@@ -129,6 +131,8 @@ def chaos_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
 async def test_no_event_lost_or_applied_twice_under_faults(
     chaos_stack: LocalStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    token = issue_token("chaos", Scope.ADMIN)
+    await add_token(chaos_stack.database_url, token)
     run = uuid.uuid4().hex[:6]
     settings = Settings(
         kafka_bootstrap=chaos_stack.kafka_bootstrap,
@@ -145,7 +149,12 @@ async def test_no_event_lost_or_applied_twice_under_faults(
     try:
         async with httpx.AsyncClient(timeout=30) as client:
             for rep in REPS:
-                await client.post(f"{services['routing'].url}/v1/reps", json=rep)
+                created = await client.post(
+                    f"{services['routing'].url}/v1/reps",
+                    json=rep,
+                    headers={"Authorization": f"Bearer {token.token}"},
+                )
+                assert created.status_code == 201, created.text
             leads = lead_posts(random.Random(SEED), run)
             total = LEADS * EVENTS_PER_LEAD
             limit = asyncio.Semaphore(CONCURRENCY)

@@ -17,8 +17,10 @@ import pytest
 from rich.console import Console
 
 from leadpipe.cli.demo import DEMO_REPS, print_result, run_demo
+from leadpipe.cli.tokens import add_token
 from leadpipe.localstack.processes import free_port
 from leadpipe.localstack.repo import repo_root
+from leadpipe.shared.auth import Scope, issue_token
 from leadpipe.shared.envelope import from_record, unwrap
 from leadpipe.shared.events import LeadRouted
 from leadpipe.shared.settings import Settings
@@ -32,6 +34,7 @@ SERVICES = ("scoring", "routing", "ingest")
 class RunningPipeline:
     settings: Settings
     logs: dict[str, Path]
+    headers: dict[str, str]
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{getattr(self.settings, f'{service}_port')}"
@@ -55,7 +58,7 @@ def _wait_ready(
 
 @pytest.fixture(scope="module")
 def pipeline(
-    settings: Settings, tmp_path_factory: pytest.TempPathFactory
+    settings: Settings, api_headers: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningPipeline]:
     ports = {"ingest": free_port(), "scoring": free_port(), "routing": free_port()}
     configured = settings.model_copy(update={f"{name}_port": port for name, port in ports.items()})
@@ -83,7 +86,7 @@ def pipeline(
                 )
         for name in SERVICES:
             _wait_ready(f"http://127.0.0.1:{ports[name]}", processes[name], logs[name])
-        yield RunningPipeline(configured, logs)
+        yield RunningPipeline(configured, logs, api_headers)
     finally:
         for process in processes.values():
             process.terminate()
@@ -95,7 +98,7 @@ def pipeline(
 
 
 async def _ensure_reps(pipeline: RunningPipeline) -> None:
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(headers=pipeline.headers) as client:
         existing = (await client.get(f"{pipeline.url('routing')}/v1/reps")).json()
         if not existing:
             for rep in DEMO_REPS:
@@ -108,7 +111,7 @@ async def test_form_post_ends_as_a_routed_lead(pipeline: RunningPipeline) -> Non
     email = f"e2e.{uuid.uuid4().hex[:8]}@kunde.example"
     settings = pipeline.settings
     async with TopicReader(settings.kafka_bootstrap, settings.topics.routed) as reader:
-        async with httpx.AsyncClient() as client:
+        async with httpx.AsyncClient(headers=pipeline.headers) as client:
             response = await client.post(
                 f"{pipeline.url('ingest')}/v1/forms/demo-request",
                 json={
@@ -133,7 +136,7 @@ async def test_form_post_ends_as_a_routed_lead(pipeline: RunningPipeline) -> Non
 
 
 async def test_invalid_form_post_names_the_field(pipeline: RunningPipeline) -> None:
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(headers=pipeline.headers) as client:
         response = await client.post(
             f"{pipeline.url('ingest')}/v1/forms/demo-request", json={"first_name": "Max"}
         )
@@ -143,7 +146,7 @@ async def test_invalid_form_post_names_the_field(pipeline: RunningPipeline) -> N
 
 async def test_demo_command_shows_the_lead_scored_and_routed(pipeline: RunningPipeline) -> None:
     console = Console(record=True, width=160)
-    result = await run_demo(pipeline.settings, console, timeout_s=30)
+    result = await run_demo(pipeline.settings, console, pipeline.headers, timeout_s=30)
     assert result.lead["stage"] == "sql"
     assert result.routed.rep is not None
     assert {r["reason"] for r in result.lead["reasons"]} >= {
@@ -163,7 +166,7 @@ async def test_round_robin_spreads_leads_over_the_aes(pipeline: RunningPipeline)
     picks: list[str] = []
     async with (
         TopicReader(settings.kafka_bootstrap, settings.topics.routed) as reader,
-        httpx.AsyncClient() as client,
+        httpx.AsyncClient(headers=pipeline.headers) as client,
     ):
         for email in emails:
             response = await client.post(
@@ -187,7 +190,7 @@ async def test_lead_show_prints_the_scored_lead_and_its_open_questions(
     email = f"show.{uuid.uuid4().hex[:8]}@kunde.example"
     settings = pipeline.settings
     async with TopicReader(settings.kafka_bootstrap, settings.topics.routed) as reader:
-        async with httpx.AsyncClient() as client:
+        async with httpx.AsyncClient(headers=pipeline.headers) as client:
             response = await client.post(
                 f"{pipeline.url('ingest')}/v1/forms/demo-request",
                 json={"email": email, "title": "Leiter IT", "budget": "ja", "country": "AT"},
@@ -201,6 +204,7 @@ async def test_lead_show_prints_the_scored_lead_and_its_open_questions(
             "LEADPIPE_DATABASE_URL": settings.database_url,
             "LEADPIPE_SCORING_PORT": str(settings.scoring_port),
             "LEADPIPE_ROUTING_PORT": str(settings.routing_port),
+            "LEADPIPE_API_TOKEN": pipeline.headers["Authorization"].removeprefix("Bearer "),
             "COLUMNS": "200",
         }
     )
@@ -222,3 +226,30 @@ async def test_lead_show_prints_the_scored_lead_and_its_open_questions(
     assert "+25 BANT budget confirmed on the form" in shown
     assert "need: Which problem should the software solve" in shown
     assert "Assignment: assigned →" in shown
+
+
+async def test_the_apis_need_a_token_with_the_right_scope(
+    pipeline: RunningPipeline, settings: Settings
+) -> None:
+    reader = issue_token(f"e2e-reader-{uuid.uuid4().hex[:6]}", Scope.READ)
+    await add_token(settings.database_url, reader)
+    read = {"Authorization": f"Bearer {reader.token}"}
+    async with httpx.AsyncClient() as client:
+        anonymous = await client.get(f"{pipeline.url('routing')}/v1/reps")
+        assert anonymous.status_code == 401
+        assert anonymous.json()["detail"]["field"] == "Authorization"
+        assert (
+            await client.get(f"{pipeline.url('routing')}/v1/reps", headers=read)
+        ).status_code == 200
+        refused = await client.post(
+            f"{pipeline.url('routing')}/v1/reps",
+            headers=read,
+            json={"name": "Not Allowed", "email": "no@leadpipe.example", "role": "ae"},
+        )
+        assert refused.status_code == 403
+        lead = await client.get(
+            f"{pipeline.url('scoring')}/v1/leads", params={"email": "nobody@example.com"}
+        )
+        assert lead.status_code == 401
+        # The public surfaces stay open: health, and forms on customers' websites.
+        assert (await client.get(f"{pipeline.url('scoring')}/healthz")).status_code == 200

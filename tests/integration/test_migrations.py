@@ -25,6 +25,7 @@ EXPECTED = {
         "rules_versions",
         "inbound_events",
         "accounts",
+        "api_tokens",
     },
     "routing": {
         "reps",
@@ -35,6 +36,7 @@ EXPECTED = {
         "assignments",
         "processed_events",
         "outbox",
+        "api_tokens",
     },
 }
 

@@ -85,11 +85,13 @@ def two_routers(settings: Settings, tmp_path: Path) -> Iterator[tuple[Settings, 
 
 
 async def test_two_instances_give_the_distribution_of_one(
-    two_routers: tuple[Settings, list[str]], sessions: async_sessionmaker[AsyncSession]
+    two_routers: tuple[Settings, list[str]],
+    sessions: async_sessionmaker[AsyncSession],
+    api_headers: dict[str, str],
 ) -> None:
     settings, urls = two_routers
     await clean_routing(sessions)
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(headers=api_headers) as client:
         for name in ("anna", "jonas", "mia"):
             response = await client.post(
                 f"{urls[0]}/v1/reps",

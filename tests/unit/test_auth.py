@@ -35,7 +35,7 @@ async def client() -> AsyncIterator[Client]:
     reader, admin = issue_token("reader", Scope.READ), issue_token("admin", Scope.ADMIN)
     app = FastAPI()
 
-    async def known() -> list[KnownToken]:
+    async def known(fresh: bool = False) -> list[KnownToken]:
         return [KnownToken(t.name, t.scope, t.digest) for t in (reader, admin)]
 
     app.state.known_tokens = known

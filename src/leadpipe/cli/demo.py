@@ -60,14 +60,17 @@ async def seed_reps(client: httpx.AsyncClient, routing_url: str) -> int:
     return len(DEMO_REPS)
 
 
-async def run_demo(settings: Settings, console: Console, *, timeout_s: float = 30.0) -> DemoResult:
+async def run_demo(
+    settings: Settings, console: Console, headers: dict[str, str], *, timeout_s: float = 30.0
+) -> DemoResult:
+    """``headers`` carry the API token for scoring's and routing's APIs."""
     base = f"http://{settings.host}"
     ingest, scoring, routing = (
         f"{base}:{settings.ingest_port}",
         f"{base}:{settings.scoring_port}",
         f"{base}:{settings.routing_port}",
     )
-    async with httpx.AsyncClient(timeout=10.0) as client:
+    async with httpx.AsyncClient(timeout=10.0, headers=headers) as client:
         for name, url in (("ingest", ingest), ("scoring", scoring), ("routing", routing)):
             try:
                 (await client.get(f"{url}/readyz")).raise_for_status()

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from leadpipe.cli.config import load_environment
+from leadpipe.cli.tokens import cli_headers
 
 app = typer.Typer(help="Look at leads as scoring sees them.", no_args_is_help=True)
 console = Console()
@@ -56,11 +57,12 @@ def print_lead(lead: dict[str, Any], assignments: list[dict[str, Any]], out: Con
 def show(email: str = typer.Argument(..., help="The lead's email address.")) -> None:
     """Print a lead's stage, scores with their reasons, lifecycle history, the qualification
     questions still open and its assignment (asks the running scoring and routing services)."""
-    settings = load_environment().settings
+    env = load_environment()
+    settings = env.settings
     base = f"http://{settings.host}"
     scoring, routing = f"{base}:{settings.scoring_port}", f"{base}:{settings.routing_port}"
     try:
-        with httpx.Client(timeout=10.0) as client:
+        with httpx.Client(timeout=10.0, headers=cli_headers(env)) as client:
             response = client.get(f"{scoring}/v1/leads", params={"email": email})
             if response.status_code == 404:
                 console.print(f"no lead with the email {email}")

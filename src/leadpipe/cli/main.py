@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from leadpipe.cli import dlq, leads, reps, rules
+from leadpipe.cli import dlq, leads, reps, rules, tokens
 from leadpipe.cli.config import load_environment
 from leadpipe.cli.demo import print_result, run_demo
 from leadpipe.cli.services import service_status, start_services, stop_services
@@ -27,6 +27,7 @@ app.add_typer(rules.app, name="rules")
 app.add_typer(leads.app, name="lead")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(reps.app, name="reps")
+app.add_typer(tokens.app, name="token")
 console = Console()
 
 
@@ -44,6 +45,7 @@ def up() -> None:
             env.stack.up(_say)
         _say("migrations: upgrading the scoring and routing schemas…")
         migrate.upgrade(repo_root(), env.settings.database_url)
+        tokens.ensure_cli_token(env)
         start_services(env, _say)
     except LocalStackError as exc:
         console.print(f"[red]leadpipe up failed:[/red] {exc}")
@@ -78,7 +80,9 @@ def demo(timeout: float = typer.Option(30.0, help="Seconds to wait for the route
     """Post a demo request for a fictional lead and show how it was scored and routed."""
     env = load_environment()
     try:
-        result = asyncio.run(run_demo(env.settings, console, timeout_s=timeout))
+        result = asyncio.run(
+            run_demo(env.settings, console, tokens.cli_headers(env), timeout_s=timeout)
+        )
     except (RuntimeError, TimeoutError) as exc:
         console.print(f"[red]demo failed:[/red] {exc}")
         raise typer.Exit(1) from exc

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from leadpipe.cli.config import load_environment
+from leadpipe.cli.tokens import cli_headers
 from leadpipe.routing.rep_file import RepFileError, parse_reps
 
 app = typer.Typer(help="Sales reps that routing assigns leads to.", no_args_is_help=True)
@@ -20,6 +21,10 @@ console = Console()
 def _routing_url() -> str:
     settings = load_environment().settings
     return f"http://{settings.host}:{settings.routing_port}"
+
+
+def _headers() -> dict[str, str]:
+    return cli_headers(load_environment())
 
 
 @app.command("import")
@@ -48,7 +53,9 @@ def import_reps(
         return
     body = {"reps": [rep.model_dump(mode="json") for rep in reps]}
     try:
-        response = httpx.post(f"{_routing_url()}/v1/reps/import", json=body, timeout=30)
+        response = httpx.post(
+            f"{_routing_url()}/v1/reps/import", json=body, headers=_headers(), timeout=30
+        )
     except httpx.HTTPError as exc:
         console.print(f"[red]routing is not reachable:[/red] {exc}; run `leadpipe up`")
         raise typer.Exit(1) from exc
@@ -63,7 +70,11 @@ def import_reps(
 def list_reps() -> None:
     """Show the reps routing knows, with their open leads."""
     try:
-        reps = httpx.get(f"{_routing_url()}/v1/reps", timeout=10).raise_for_status().json()
+        reps = (
+            httpx.get(f"{_routing_url()}/v1/reps", headers=_headers(), timeout=10)
+            .raise_for_status()
+            .json()
+        )
     except httpx.HTTPError as exc:
         console.print(f"[red]routing is not reachable:[/red] {exc}; run `leadpipe up`")
         raise typer.Exit(1) from exc

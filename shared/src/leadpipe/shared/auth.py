@@ -7,14 +7,18 @@ Each service keeps the hashes in its own schema and checks them with a constant-
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from time import monotonic
 
 from fastapi import HTTPException, Request
+from sqlalchemy import Column, DateTime, MetaData, Table, Text, delete, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 TOKEN_PREFIX = "lpt_"
 
@@ -63,7 +67,8 @@ def match_token(presented: str, known: list[KnownToken]) -> KnownToken | None:
     return found
 
 
-TokenLookup = Callable[[], Awaitable[list[KnownToken]]]
+# Called with fresh=True after a miss, so that a token made a moment ago is found.
+TokenLookup = Callable[[bool], Awaitable[list[KnownToken]]]
 
 
 def bearer_token(request: Request) -> str:
@@ -85,7 +90,9 @@ def require(scope: Scope) -> Callable[[Request], Awaitable[KnownToken]]:
     async def check(request: Request) -> KnownToken:
         presented = bearer_token(request)
         lookup: TokenLookup = request.app.state.known_tokens
-        token = match_token(presented, await lookup())
+        token = match_token(presented, await lookup(False))
+        if token is None:
+            token = match_token(presented, await lookup(True))
         if token is None:
             raise HTTPException(
                 401,
@@ -100,3 +107,70 @@ def require(scope: Scope) -> Callable[[Request], Awaitable[KnownToken]]:
         return token
 
     return check
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def require_by_method() -> Callable[[Request], Awaitable[KnownToken]]:
+    """Reading needs the read scope; anything that changes state (or runs on demand, such as
+    a rules simulation) needs admin."""
+    read, admin = require(Scope.READ), require(Scope.ADMIN)
+
+    async def check(request: Request) -> KnownToken:
+        return await (read if request.method in SAFE_METHODS else admin)(request)
+
+    return check
+
+
+def api_tokens_table(metadata: MetaData) -> Table:
+    """The token digests in one service's schema."""
+    return Table(
+        "api_tokens",
+        metadata,
+        Column("name", Text, primary_key=True),
+        Column("scope", Text, nullable=False),
+        Column("digest", Text, nullable=False, unique=True),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+class TokenStore:
+    """Known tokens from the database without a query per request: re-read every ``ttl_s``
+    seconds (a revoked token stops working within that), and after a miss at most every
+    ``miss_ttl_s`` (a new token works at once; unknown tokens cannot flood the database)."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        table: Table,
+        ttl_s: float = 5.0,
+        miss_ttl_s: float = 1.0,
+    ) -> None:
+        self._sessions = sessions
+        self._table = table
+        self._ttl_s = ttl_s
+        self._miss_ttl_s = miss_ttl_s
+        self._cached: list[KnownToken] = []
+        self._read_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def known(self, fresh: bool = False) -> list[KnownToken]:
+        async with self._lock:
+            if monotonic() - self._read_at >= (self._miss_ttl_s if fresh else self._ttl_s):
+                async with self._sessions() as session:
+                    rows = (await session.execute(select(self._table))).all()
+                self._cached = [KnownToken(r.name, Scope(r.scope), r.digest) for r in rows]
+                self._read_at = monotonic()
+            return self._cached
+
+
+async def store_token(session: AsyncSession, table: Table, token: IssuedToken) -> None:
+    await session.execute(
+        insert(table).values(name=token.name, scope=token.scope.value, digest=token.digest)
+    )
+
+
+async def revoke_token(session: AsyncSession, table: Table, name: str) -> bool:
+    result = await session.execute(delete(table).where(table.c.name == name))
+    return bool(result.rowcount)  # type: ignore[attr-defined]

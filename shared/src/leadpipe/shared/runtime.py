@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from tenacity import (
@@ -20,6 +20,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from leadpipe.shared.auth import TokenStore, require_by_method
 from leadpipe.shared.consume import BatchHandler, ConsumerHealth, consume_forever
 from leadpipe.shared.db import make_engine, make_sessionmaker
 from leadpipe.shared.dead_letters import DeadLetterQueue
@@ -141,11 +142,13 @@ def create_consumer_app(
     group_id: str,
     topic_in: str,
     outbox: Table,
+    tokens: Table,
     make_handler: MakeHandler,
     routers: Sequence[APIRouter],
 ) -> FastAPI:
-    """The FastAPI app of a consuming service: its API plus the consume loop and the relay,
-    which run for the app's lifetime. ``app.state.sessions`` is the API's session factory."""
+    """The FastAPI app of a consuming service: its token-protected API plus the consume loop
+    and the relay, which run for the app's lifetime. ``app.state.sessions`` is the API's
+    session factory."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -158,6 +161,7 @@ def create_consumer_app(
         ) as runtime:
             app.state.sessions = runtime.sessions
             app.state.runtime = runtime
+            app.state.known_tokens = TokenStore(runtime.sessions, tokens).known
             yield
 
     app = FastAPI(title=title, version="0.1.0", lifespan=lifespan)
@@ -167,6 +171,11 @@ def create_consumer_app(
         return await runtime.readiness()
 
     app.include_router(operations_router(readiness))
-    for router in routers:
-        app.include_router(router)
+    include_protected(app, routers)
     return app
+
+
+def include_protected(app: FastAPI, routers: Sequence[APIRouter]) -> None:
+    """Every API route needs a token: read scope to read, admin scope for the rest."""
+    for router in routers:
+        app.include_router(router, dependencies=[Depends(require_by_method())])

@@ -10,7 +10,7 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from leadpipe.routing.adapters.orm import outbox
+from leadpipe.routing.adapters.orm import api_tokens, outbox
 from leadpipe.routing.api.accounts import router as accounts_router
 from leadpipe.routing.api.assignments import router as assignments_router
 from leadpipe.routing.api.errors import install_error_handlers
@@ -19,11 +19,12 @@ from leadpipe.routing.api.rules import router as rules_router
 from leadpipe.routing.clock import RoutingClock
 from leadpipe.routing.config import RoutingSettings
 from leadpipe.routing.consumer import RoutingBatchHandler, utc_now
+from leadpipe.shared.auth import TokenStore
 from leadpipe.shared.consume import BatchHandler
 from leadpipe.shared.http import operations_router
 from leadpipe.shared.logs import configure_logging
 from leadpipe.shared.outbox import OutboxRelay
-from leadpipe.shared.runtime import ConsumerRuntime, consumer_runtime
+from leadpipe.shared.runtime import ConsumerRuntime, consumer_runtime, include_protected
 from leadpipe.shared.settings import Settings
 
 GROUP_ID = "leadpipe-routing"
@@ -60,6 +61,7 @@ def create_app(settings: Settings, routing: RoutingSettings | None = None) -> Fa
             clock_task = asyncio.create_task(clock.run(), name="routing-clock")
             app.state.sessions = runtime.sessions
             app.state.runtime = runtime
+            app.state.known_tokens = TokenStore(runtime.sessions, api_tokens).known
             app.state.clock_task = clock_task
             try:
                 yield
@@ -79,8 +81,7 @@ def create_app(settings: Settings, routing: RoutingSettings | None = None) -> Fa
 
     install_error_handlers(app)
     app.include_router(operations_router(readiness))
-    for router in (reps_router, rules_router, accounts_router, assignments_router):
-        app.include_router(router)
+    include_protected(app, [reps_router, rules_router, accounts_router, assignments_router])
     return app
 
 

@@ -10,7 +10,7 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from leadpipe.scoring.adapters.orm import outbox
+from leadpipe.scoring.adapters.orm import api_tokens, outbox
 from leadpipe.scoring.adapters.recycler import Recycler
 from leadpipe.scoring.adapters.rules_store import RulesCache
 from leadpipe.scoring.api.leads import leads_router
@@ -40,6 +40,7 @@ def create_app(settings: Settings) -> FastAPI:
         group_id=GROUP_ID,
         topic_in=topics.lead_events,
         outbox=outbox,
+        tokens=api_tokens,
         make_handler=make_handler,
         routers=[leads_router(rules), rules_router(rules)],
     )

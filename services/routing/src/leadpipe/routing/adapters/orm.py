@@ -9,6 +9,7 @@ from sqlalchemy import DateTime, Index, Integer, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from leadpipe.shared.auth import api_tokens_table
 from leadpipe.shared.db import make_metadata
 from leadpipe.shared.outbox import outbox_table
 
@@ -140,3 +141,4 @@ class ProcessedEventRow(Base):
 
 
 outbox = outbox_table(Base.metadata)
+api_tokens = api_tokens_table(Base.metadata)

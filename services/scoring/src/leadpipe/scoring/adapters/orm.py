@@ -19,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from leadpipe.shared.auth import api_tokens_table
 from leadpipe.shared.db import make_metadata
 from leadpipe.shared.outbox import outbox_table
 
@@ -157,3 +158,4 @@ class AccountRow(Base):
 
 
 outbox = outbox_table(Base.metadata)
+api_tokens = api_tokens_table(Base.metadata)
