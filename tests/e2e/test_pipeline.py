@@ -253,3 +253,69 @@ async def test_the_apis_need_a_token_with_the_right_scope(
         assert lead.status_code == 401
         # The public surfaces stay open: health, and forms on customers' websites.
         assert (await client.get(f"{pipeline.url('scoring')}/healthz")).status_code == 200
+
+
+async def test_erase_removes_the_person_from_both_services(
+    pipeline: RunningPipeline, settings: Settings
+) -> None:
+    await _ensure_reps(pipeline)
+    email = f"erase.{uuid.uuid4().hex[:8]}@kunde.example"
+    topics = pipeline.settings.topics
+    async with (
+        TopicReader(settings.kafka_bootstrap, topics.routed) as reader,
+        httpx.AsyncClient(headers=pipeline.headers) as client,
+    ):
+        posted = await client.post(
+            f"{pipeline.url('ingest')}/v1/forms/demo-request",
+            json={"email": email, "last_name": "Löschmich", "title": "CEO", "budget": "yes"},
+        )
+        assert posted.status_code == 202
+        seen = await reader.wait_for(keyed(email), timeout_s=30)
+        lead_id = unwrap(from_record(seen[-1].headers, seen[-1].value), LeadRouted).lead_id
+    env = dict(os.environ)
+    env.update(
+        {
+            "LEADPIPE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+            "LEADPIPE_DATABASE_URL": settings.database_url,
+            "LEADPIPE_SCORING_PORT": str(pipeline.settings.scoring_port),
+            "LEADPIPE_API_TOKEN": pipeline.headers["Authorization"].removeprefix("Bearer "),
+        }
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "leadpipe.cli.main",
+        "erase",
+        email,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output = (await process.communicate())[0].decode()
+    assert process.returncode == 0, output
+    assert "leads anonymised: 1" in output
+    async with httpx.AsyncClient(headers=pipeline.headers) as client:
+        gone = await client.get(f"{pipeline.url('scoring')}/v1/leads", params={"email": email})
+        assert gone.status_code == 404
+        # Routing erases its part when it reads the lead.erased event.
+        for _ in range(100):
+            history = (
+                await client.get(f"{pipeline.url('routing')}/v1/leads/{lead_id}/assignments")
+            ).json()
+            if history and all(a.get("status") == "closed" for a in history):
+                break
+            await asyncio.sleep(0.2)
+    assert history
+    assert email not in str(history)
+    assert all(a["status"] == "closed" for a in history)
+
+
+def test_no_personal_data_in_any_service_log(pipeline: RunningPipeline) -> None:
+    """Runs after the module's flows: the emails, names and companies they used never reach
+    a log line."""
+    needles = ("@kunde.example", "mustermann", "löschmich", "kunde ag", "geschäftsführer")
+    for service, path in pipeline.logs.items():
+        text = path.read_text(errors="replace").lower()
+        assert text, f"{service} wrote no log at all"
+        found = [needle for needle in needles if needle in text]
+        assert found == [], f"{service}'s log holds personal data: {found}"

@@ -26,6 +26,8 @@ EXPECTED = {
         "inbound_events",
         "accounts",
         "api_tokens",
+        "suppressions",
+        "erasure_receipts",
     },
     "routing": {
         "reps",
@@ -37,6 +39,7 @@ EXPECTED = {
         "processed_events",
         "outbox",
         "api_tokens",
+        "erased_leads",
     },
 }
 

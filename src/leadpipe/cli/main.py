@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from leadpipe.cli import dlq, leads, reps, rules, tokens
+from leadpipe.cli import dlq, erase, leads, reps, rules, tokens
 from leadpipe.cli.config import load_environment
 from leadpipe.cli.demo import print_result, run_demo
 from leadpipe.cli.services import service_status, start_services, stop_services
@@ -28,6 +28,7 @@ app.add_typer(leads.app, name="lead")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(reps.app, name="reps")
 app.add_typer(tokens.app, name="token")
+app.command("erase")(erase.erase)
 console = Console()
 
 

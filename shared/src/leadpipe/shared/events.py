@@ -163,3 +163,13 @@ class LeadRouted(WireModel):
     @classmethod
     def carries(cls, ce_type: str) -> bool:
         return ce_type in {f"io.leadpipe.lead.{kind}.v1" for kind in get_args(RoutedKind)}
+
+
+class LeadErased(WireModel):
+    """On ``lead.stage-changed.v1``: a person's data was erased from scoring; every service
+    that holds data about the lead erases its own. Carries no personal data."""
+
+    CE_TYPE: ClassVar[str] = "io.leadpipe.lead.erased.v1"
+
+    lead_id: str
+    erasure_id: str

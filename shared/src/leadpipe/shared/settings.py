@@ -32,6 +32,11 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="How long ingest waits for Kafka before answering 503."
     )
     log_level: str = "INFO"
+    event_retention_days: int = Field(
+        default=365,
+        ge=1,
+        description="Scoring keeps raw inbound events (for what-if replays) this many days.",
+    )
 
     @property
     def topics(self) -> Topics:

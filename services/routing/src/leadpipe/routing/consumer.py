@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadpipe.routing.assigning import RoutingConfig
-from leadpipe.routing.handlers import handle_inbound, handle_stage_changed
+from leadpipe.routing.handlers import handle_erased, handle_inbound, handle_stage_changed
 from leadpipe.shared.dead_letters import UndecodableRecord
 from leadpipe.shared.envelope import EnvelopeError, from_record, unwrap
-from leadpipe.shared.events import InboundEvent, StageChanged
+from leadpipe.shared.events import InboundEvent, LeadErased, StageChanged
 from leadpipe.shared.records import Record
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,10 @@ class RoutingBatchHandler:
             for record in records:
                 try:
                     envelope = from_record(record.headers, record.value)
-                    if record.topic == topics.stage_changed:
+                    if record.topic == topics.stage_changed and LeadErased.carries(envelope.type):
+                        erased = unwrap(envelope, LeadErased)
+                        await handle_erased(session, self._config, erased, self._clock())
+                    elif record.topic == topics.stage_changed:
                         changed = unwrap(envelope, StageChanged)
                         await handle_stage_changed(session, self._config, changed, self._clock())
                     elif record.topic == topics.lead_events:

@@ -5,20 +5,29 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadpipe.routing.adapters import repository
-from leadpipe.routing.adapters.orm import AssignmentRow, ProcessedEventRow
+from leadpipe.routing.adapters.orm import (
+    AssignmentRow,
+    ErasedLeadRow,
+    ProcessedEventRow,
+    outbox,
+)
 from leadpipe.routing.assigning import RoutingConfig, close, plan, record
 from leadpipe.routing.domain.reps import LeadProfile
-from leadpipe.shared.events import InboundEvent, StageChanged
+from leadpipe.shared.events import InboundEvent, LeadErased, StageChanged
 
 log = logging.getLogger(__name__)
 
 # Inbound (sales-feedback) events routing acts on; every other inbound event is scoring's.
 CONTACTED = "lead_contacted"
+# What an erased lead's assignments keep: enough for counts per rep, stage and segment.
+KEPT_ON_ERASURE = frozenset(
+    {"lead_id", "stage", "country", "industry", "company_size", "grade", "temperature"}
+)
 
 
 async def first_delivery(session: AsyncSession, event_id: str) -> bool:
@@ -56,6 +65,8 @@ async def handle_stage_changed(
     if not await first_delivery(session, event.event_id):
         log.info("duplicate event skipped", extra={"event_id": event.event_id})
         return
+    if await session.get(ErasedLeadRow, event.lead_id) is not None:
+        return  # read after the erasure that followed it
     role = config.role_for(event.to_stage)
     # Routing locks come before any blocking lock on assignment rows (see lock_reps).
     await repository.lock_reps(session)
@@ -104,3 +115,40 @@ async def handle_inbound(
             assignment.contacted_at = event.occurred_at
         if assignment.sla_state == "running":
             assignment.sla_state = "met"
+
+
+async def handle_erased(
+    session: AsyncSession, config: RoutingConfig, event: LeadErased, now: datetime
+) -> None:
+    """The person behind a lead was erased: close its open assignments (freeing the reps),
+    and keep of its history only what counts per rep need, without the lead key (an email)."""
+    if not await first_delivery(session, event.event_id):
+        return
+    await session.execute(
+        pg_insert(ErasedLeadRow)
+        .values(lead_id=event.lead_id, erased_at=now)
+        .on_conflict_do_nothing(index_elements=["lead_id"])
+    )
+    await repository.lock_reps(session)
+    assignments = (
+        (
+            await session.execute(
+                select(AssignmentRow)
+                .where(AssignmentRow.lead_id == event.lead_id)
+                .with_for_update()
+            )
+        )
+        .scalars()
+        .all()
+    )
+    keys = {assignment.lead_key for assignment in assignments}
+    for assignment in assignments:
+        if assignment.status == "open":
+            close(assignment, "the person's data was erased on request", now)
+        assignment.lead_key = f"erased:{event.lead_id}"
+        assignment.lead = {
+            name: value for name, value in assignment.lead.items() if name in KEPT_ON_ERASURE
+        }
+    if keys:
+        await session.execute(delete(outbox).where(outbox.c.key.in_(keys)))
+    log.info("lead erased", extra={"lead_id": event.lead_id, "assignments": len(assignments)})

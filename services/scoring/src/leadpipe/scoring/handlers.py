@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadpipe.scoring.adapters.batch import BatchWrites
+from leadpipe.scoring.adapters.erasure import suppressed
 from leadpipe.scoring.adapters.lead_state import state_of, store_state
 from leadpipe.scoring.adapters.orm import LeadRow, ProcessedEventRow
 from leadpipe.scoring.adapters.rules_store import RulesCache
@@ -237,6 +238,10 @@ async def apply_batch(
 ) -> None:
     """Apply ``events`` (already decoded) in the caller's transaction. Idempotent per event."""
     fresh = await _fresh(session, events)
+    erased = await suppressed(session, fresh)
+    if erased:
+        log.info("events of erased people dropped", extra={"count": len(erased)})
+        fresh = [event for event in fresh if event.event_id not in erased]
     if not fresh:
         return
     leads = await _load(session, fresh)

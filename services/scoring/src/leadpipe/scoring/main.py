@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from datetime import timedelta
 
 import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from leadpipe.scoring.adapters.erasure import prune_forever
 from leadpipe.scoring.adapters.orm import api_tokens, outbox
 from leadpipe.scoring.adapters.recycler import Recycler
 from leadpipe.scoring.adapters.rules_store import RulesCache
+from leadpipe.scoring.api.erasures import erasures_router
 from leadpipe.scoring.api.leads import leads_router
 from leadpipe.scoring.api.rules import rules_router
 from leadpipe.scoring.handlers import InboundBatchHandler
@@ -42,7 +45,7 @@ def create_app(settings: Settings) -> FastAPI:
         outbox=outbox,
         tokens=api_tokens,
         make_handler=make_handler,
-        routers=[leads_router(rules), rules_router(rules)],
+        routers=[leads_router(rules), rules_router(rules), erasures_router(topics)],
     )
     runtime_lifespan = app.router.lifespan_context
 
@@ -52,14 +55,22 @@ def create_app(settings: Settings) -> FastAPI:
         async with runtime_lifespan(app):
             runtime: ConsumerRuntime = app.state.runtime
             recycler = Recycler(runtime.sessions, rules, topics, runtime.relay.wake)
-            task = asyncio.create_task(recycler.run(), name="recycler")
-            runtime.tasks.append(task)
+            tasks = [
+                asyncio.create_task(recycler.run(), name="recycler"),
+                asyncio.create_task(
+                    prune_forever(runtime.sessions, timedelta(days=settings.event_retention_days)),
+                    name="retention",
+                ),
+            ]
+            runtime.tasks.extend(tasks)
             try:
                 yield
             finally:
-                task.cancel()
-                with suppress(asyncio.CancelledError):
-                    await task
+                for task in tasks:
+                    task.cancel()
+                for task in tasks:
+                    with suppress(asyncio.CancelledError):
+                        await task
 
     app.router.lifespan_context = lifespan
     return app

@@ -140,5 +140,14 @@ class ProcessedEventRow(Base):
     )
 
 
+class ErasedLeadRow(Base):
+    """A lead whose person was erased: later events about it are ignored."""
+
+    __tablename__ = "erased_leads"
+
+    lead_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 outbox = outbox_table(Base.metadata)
 api_tokens = api_tokens_table(Base.metadata)

@@ -136,7 +136,11 @@ class InboundEventRow(Base):
     """An applied inbound event, kept so that a draft rules version can be replayed."""
 
     __tablename__ = "inbound_events"
-    __table_args__ = (Index("ix_inbound_events_lead_id", "lead_id", "occurred_at", "seq"),)
+    __table_args__ = (
+        Index("ix_inbound_events_lead_id", "lead_id", "occurred_at", "seq"),
+        # Retention prunes by age.
+        Index("ix_inbound_events_occurred_at", "occurred_at"),
+    )
 
     event_id: Mapped[str] = mapped_column(Text, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, Identity())
@@ -155,6 +159,27 @@ class AccountRow(Base):
     traits: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class SuppressionRow(Base):
+    """A person erased on request: their events are dropped, by the hash of their email."""
+
+    __tablename__ = "suppressions"
+
+    subject_hash: Mapped[str] = mapped_column(Text, primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ErasureReceiptRow(Base):
+    """Proof that an erasure ran, and what it removed; holds no personal data."""
+
+    __tablename__ = "erasure_receipts"
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    subject_hash: Mapped[str] = mapped_column(Text)
+    lead_ids: Mapped[list[str]] = mapped_column(JSONB)
+    removed: Mapped[dict[str, int]] = mapped_column(JSONB)
+    erased_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 outbox = outbox_table(Base.metadata)

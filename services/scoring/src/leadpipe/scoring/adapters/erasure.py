@@ -1,0 +1,177 @@
+"""Erasing a person on request (GDPR / DSGVO Art. 17), and pruning old event history.
+
+The lead row stays, stripped of everything personal, so that counts per stage stay right;
+its explanations, event history and queued events go. A suppression entry, keyed by the hash
+of the email, keeps events still in Kafka from bringing the person back."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from leadpipe.scoring.adapters.orm import (
+    AccountRow,
+    ErasureReceiptRow,
+    InboundEventRow,
+    LeadRow,
+    ScoreChangeRow,
+    StageChangeRow,
+    SuppressionRow,
+    outbox,
+)
+from leadpipe.shared.envelope import wrap
+from leadpipe.shared.events import InboundEvent, LeadErased
+from leadpipe.shared.outbox import enqueue
+from leadpipe.shared.privacy import subject_hash
+from leadpipe.shared.topics import Topics
+
+log = logging.getLogger(__name__)
+SOURCE = "/leadpipe/scoring"
+PERSONAL_COLUMNS = (
+    "email",
+    "anonymous_id",
+    "first_name",
+    "last_name",
+    "company",
+    "title",
+    "account_domain",
+    "merged_into",
+)
+
+
+@dataclass(frozen=True)
+class ErasureReceipt:
+    id: str
+    subject_hash: str
+    lead_ids: list[str]
+    removed: dict[str, int]
+    erased_at: datetime
+
+
+async def erase_person(
+    session: AsyncSession, email: str, topics: Topics, now: datetime
+) -> ErasureReceipt:
+    """Erase everything scoring holds about ``email``, in the caller's transaction, and tell
+    the other services through a ``LeadErased`` event per lead. Idempotent."""
+    digest = subject_hash(email)
+    normalised = email.strip().lower()
+    leads = (
+        (
+            await session.execute(
+                select(LeadRow).where(LeadRow.email == normalised).with_for_update()
+            )
+        )
+        .scalars()
+        .all()
+    )
+    # An anonymous visitor merged into this person is this person too.
+    ids = [lead.id for lead in leads]
+    if ids:
+        merged = await session.scalars(select(LeadRow).where(LeadRow.merged_into.in_(ids)))
+        leads = [*leads, *merged]
+    lead_ids = [lead.id for lead in leads]
+    erasure_id = str(uuid.uuid4())
+    removed = await _remove_history(session, leads)
+    for lead in leads:
+        erased = LeadErased(
+            event_id=str(uuid.uuid4()), occurred_at=now, lead_id=lead.id, erasure_id=erasure_id
+        )
+        # Keyed by the lead id, not the lead key (an email): this row outlives the erasure.
+        # Routing remembers erased lead ids, so an earlier event read later changes nothing.
+        await enqueue(session, outbox, topics.stage_changed, lead.id, wrap(erased, SOURCE))
+    domains = {lead.account_domain for lead in leads if lead.account_domain}
+    if lead_ids:
+        await session.execute(
+            update(LeadRow)
+            .where(LeadRow.id.in_(lead_ids))
+            .values(
+                {column: None for column in PERSONAL_COLUMNS}
+                | {"lead_key": "erased:" + LeadRow.id, "profile": {}, "answers": {}}
+            )
+        )
+    # An account named after the person (Max Mustermann GmbH) goes with its last lead.
+    still_used = await session.scalars(
+        select(LeadRow.account_domain).where(LeadRow.account_domain.in_(domains)).distinct()
+    )
+    orphaned = domains - set(still_used)
+    if orphaned:
+        await session.execute(delete(AccountRow).where(AccountRow.domain.in_(orphaned)))
+    removed["accounts"] = len(orphaned)
+    await session.execute(
+        pg_insert(SuppressionRow)
+        .values(subject_hash=digest, erased_at=now)
+        .on_conflict_do_nothing(index_elements=["subject_hash"])
+    )
+    receipt = ErasureReceipt(erasure_id, digest, lead_ids, removed, now)
+    session.add(
+        ErasureReceiptRow(
+            id=receipt.id,
+            subject_hash=digest,
+            lead_ids=lead_ids,
+            removed=removed,
+            erased_at=now,
+        )
+    )
+    return receipt
+
+
+async def _remove_history(session: AsyncSession, leads: Sequence[LeadRow]) -> dict[str, int]:
+    lead_ids = [lead.id for lead in leads]
+    keys = [lead.lead_key for lead in leads]
+    counts: dict[str, int] = {}
+    for name, statement in (
+        ("score_changes", delete(ScoreChangeRow).where(ScoreChangeRow.lead_id.in_(lead_ids))),
+        ("stage_changes", delete(StageChangeRow).where(StageChangeRow.lead_id.in_(lead_ids))),
+        ("inbound_events", delete(InboundEventRow).where(InboundEventRow.lead_id.in_(lead_ids))),
+        ("outbox", delete(outbox).where(outbox.c.key.in_(keys))),
+    ):
+        result = await session.execute(statement)
+        counts[name] = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    counts["leads_anonymised"] = len(lead_ids)
+    return counts
+
+
+async def suppressed(session: AsyncSession, events: Sequence[InboundEvent]) -> set[str]:
+    """The ids of ``events`` whose person was erased: they must not bring the person back."""
+    by_hash: dict[str, list[str]] = {}
+    for event in events:
+        if event.identity.email:
+            by_hash.setdefault(subject_hash(event.identity.email), []).append(event.event_id)
+    if not by_hash:
+        return set()
+    found = await session.scalars(
+        select(SuppressionRow.subject_hash).where(SuppressionRow.subject_hash.in_(list(by_hash)))
+    )
+    return {event_id for digest in found for event_id in by_hash[digest]}
+
+
+async def prune_event_history(session: AsyncSession, older_than: datetime) -> int:
+    """Drop stored inbound events older than ``older_than`` (the retention setting). Scores
+    and explanations stay; only what-if replays reach less far back."""
+    result = await session.execute(
+        delete(InboundEventRow).where(InboundEventRow.occurred_at < older_than)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def prune_forever(
+    sessions: async_sessionmaker[AsyncSession], retention: timedelta, interval_s: float = 3600.0
+) -> None:
+    """Apply the retention setting once an hour, for as long as the service runs."""
+    while True:
+        try:
+            async with sessions() as session, session.begin():
+                pruned = await prune_event_history(session, datetime.now(UTC) - retention)
+            if pruned:
+                log.info("old event history pruned", extra={"events": pruned})
+        except Exception:
+            log.exception("pruning event history failed; next try in an hour")
+        await asyncio.sleep(interval_s)

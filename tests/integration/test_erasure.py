@@ -1,0 +1,179 @@
+"""Erasure on request: a person's data leaves both services' databases, anonymous counts
+stay, a receipt records it, and events still in Kafka cannot bring the person back."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from leadpipe.routing.adapters.orm import AssignmentRow
+from leadpipe.routing.assigning import RoutingConfig
+from leadpipe.routing.consumer import RoutingBatchHandler
+from leadpipe.scoring.adapters.erasure import erase_person, prune_event_history
+from leadpipe.scoring.adapters.orm import ErasureReceiptRow, InboundEventRow, LeadRow, outbox
+from leadpipe.scoring.adapters.rules_store import RulesCache
+from leadpipe.scoring.handlers import InboundBatchHandler
+from leadpipe.shared.envelope import wrap
+from leadpipe.shared.events import Identity, InboundEvent
+from leadpipe.shared.settings import Settings
+from tests.integration.routing_helpers import add_reps, api_client, clean_routing
+from tests.integration.test_exactly_once import DeliveredRecord
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("topics_created")]
+
+
+def demo_request(email: str, last_name: str) -> InboundEvent:
+    now = datetime.now(UTC)
+    return InboundEvent(
+        event_id=str(uuid.uuid4()),
+        occurred_at=now,
+        received_at=now,
+        name="form_submitted",
+        lead_key=email,
+        source="form:demo-request",
+        identity=Identity(email=email),
+        traits={
+            "email": email,
+            "first_name": "Erika",
+            "last_name": last_name,
+            "title": "Geschäftsführerin",
+            "company": f"{last_name} GmbH",
+        },
+        properties={"form_id": "demo-request", "budget": "yes"},
+    )
+
+
+@pytest.fixture
+async def routing_api(
+    sessions: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[httpx.AsyncClient]:
+    await clean_routing(sessions)
+    async for client in api_client(sessions):
+        yield client
+
+
+async def _outbox_records(
+    sessions: async_sessionmaker[AsyncSession], key: str
+) -> list[DeliveredRecord]:
+    """What scoring emitted for ``key``, as routing's consumer would receive it."""
+    async with sessions() as session:
+        rows = (
+            await session.execute(
+                select(outbox.c.topic, outbox.c.headers, outbox.c.payload)
+                .where(outbox.c.key == key)
+                .order_by(outbox.c.id)
+            )
+        ).all()
+    return [
+        DeliveredRecord(
+            row.payload,
+            [(n, v.encode()) for n, v in row.headers],
+            topic=row.topic,
+            key=key.encode(),
+        )
+        for row in rows
+    ]
+
+
+async def _places_holding(sessions: async_sessionmaker[AsyncSession], needle: str) -> list[str]:
+    """Every column of either service's schema whose value contains ``needle``."""
+    async with sessions() as session:
+        columns = (
+            await session.execute(
+                text(
+                    "SELECT table_schema, table_name, column_name, data_type"
+                    " FROM information_schema.columns"
+                    " WHERE table_schema IN ('scoring', 'routing')"
+                    " AND data_type IN ('text', 'jsonb', 'bytea')"
+                )
+            )
+        ).all()
+        found = []
+        for schema, table, column, data_type in columns:
+            value = (
+                f'"{column}"::text'
+                if data_type != "bytea"
+                else f"convert_from(\"{column}\", 'UTF8')"
+            )
+            hits = await session.scalar(
+                text(f'SELECT count(*) FROM "{schema}"."{table}" WHERE {value} ILIKE :needle'),
+                {"needle": f"%{needle}%"},
+            )
+            if hits:
+                found.append(f"{schema}.{table}.{column}")
+    return found
+
+
+async def test_erasure_removes_the_person_from_both_services_and_keeps_them_out(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], routing_api: httpx.AsyncClient
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    email, last_name = f"erika.{run}@musterfrau.example", f"Musterfrau{run}"
+    await add_reps(
+        routing_api, [{"name": "Anna", "email": f"anna.{run}@sales.example", "role": "ae"}]
+    )
+    scoring = InboundBatchHandler(sessions, settings.topics, lambda: None, RulesCache())
+    routing = RoutingBatchHandler(sessions, RoutingConfig(topics=settings.topics), lambda: None)
+    first = demo_request(email, last_name)
+    await scoring([DeliveredRecord(wrap(first, "/t").data, wrap(first, "/t").headers())])
+    await routing(await _outbox_records(sessions, email))
+    assert await _places_holding(sessions, last_name), "the test lead was not stored at all"
+
+    async with sessions() as session, session.begin():
+        receipt = await erase_person(session, email, settings.topics, datetime.now(UTC))
+    # Routing reads the lead.erased event that scoring emitted, keyed by the lead id.
+    await routing(await _outbox_records(sessions, receipt.lead_ids[0]))
+
+    assert await _places_holding(sessions, email) == []
+    assert await _places_holding(sessions, last_name) == []
+    assert receipt.removed["leads_anonymised"] == 1
+    async with sessions() as session:
+        stored = await session.get(ErasureReceiptRow, receipt.id)
+        assert stored is not None
+        assert email not in str(stored.__dict__)
+        # Anonymous aggregates stay: the lead still counts in its stage, the assignment per rep.
+        lead = await session.get(LeadRow, receipt.lead_ids[0])
+        assert lead is not None
+        assert (lead.stage, lead.email) == ("sql", None)
+        assignment = (
+            await session.execute(
+                select(AssignmentRow).where(AssignmentRow.lead_id == receipt.lead_ids[0])
+            )
+        ).scalar_one()
+        assert assignment.rep_id is not None
+        assert assignment.status == "closed"
+
+    # An event of that person still in Kafka (not applied yet) does not bring them back.
+    late = demo_request(email, last_name)
+    await scoring([DeliveredRecord(wrap(late, "/t").data, wrap(late, "/t").headers())])
+    assert await _places_holding(sessions, last_name) == []
+
+
+async def test_retention_prunes_old_event_history_only(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    email = f"old.{uuid.uuid4().hex[:8]}@history.example"
+    event = demo_request(email, "Alt")
+    scoring = InboundBatchHandler(sessions, settings.topics, lambda: None, RulesCache())
+    await scoring([DeliveredRecord(wrap(event, "/t").data, wrap(event, "/t").headers())])
+    async with sessions() as session, session.begin():
+        kept = await prune_event_history(session, event.occurred_at - timedelta(days=1))
+        stored = await session.scalar(
+            select(func.count()).where(InboundEventRow.event_id == event.event_id)
+        )
+        assert stored == 1
+        pruned = await prune_event_history(session, event.occurred_at + timedelta(seconds=1))
+        stored = await session.scalar(
+            select(func.count()).where(InboundEventRow.event_id == event.event_id)
+        )
+    assert stored == 0
+    assert pruned >= 1
+    assert kept >= 0
+    async with sessions() as session:
+        assert await session.scalar(select(LeadRow.stage).where(LeadRow.email == email)) == "sql"
