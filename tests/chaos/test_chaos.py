@@ -182,6 +182,7 @@ async def test_no_event_lost_or_applied_twice_under_faults(
             checks["leads differing from the reference"] = await compare_with_reference(
                 engine, settings, load
             )
+            checks["services not ready afterwards"] = 0 if await all_ready(services) else 1
         finally:
             await engine.dispose()
     finally:
@@ -197,6 +198,8 @@ async def test_no_event_lost_or_applied_twice_under_faults(
     assert checks["leads routed more than once"] == 0
     assert checks["unpublished outbox rows"] == 0
     assert checks["leads differing from the reference"] == 0
+    assert checks["services not ready afterwards"] == 0
+    assert any("readyz 503" in fault for fault, _ in faults)
     assert len([f for f in faults if f[0].startswith("kill")]) >= 5
 
 
@@ -219,12 +222,45 @@ async def inject_faults(
         elif fault == "restart kafka":
             kafka_only = dataclasses.replace(stack, with_postgres=False)
             await asyncio.to_thread(kafka_only.down, lambda _: None)
+            noticed = await readiness_fails(services["scoring"])
             await asyncio.to_thread(kafka_only.up, lambda _: None)
+            fault = f"{fault} (readyz {'503' if noticed else 'missed it'})"
         elif fault == "restart postgres":
             postgres_only = dataclasses.replace(stack, with_kafka=False)
             await asyncio.to_thread(postgres_only.down, lambda _: None)
             await asyncio.to_thread(postgres_only.up, lambda _: None)
         faults.append((fault, time.monotonic() - started))
+
+
+async def readiness_fails(service: ServiceProcess, timeout_s: float = 15.0) -> bool:
+    """Whether the service's /readyz turns 503 while a dependency is down."""
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient(timeout=5) as client:
+        while time.monotonic() < deadline:
+            try:
+                if (await client.get(f"{service.url}/readyz")).status_code == 503:
+                    return True
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.2)
+    return False
+
+
+async def all_ready(services: dict[str, ServiceProcess], timeout_s: float = 120.0) -> bool:
+    """Whether every service reports ready again (recovered from the faults)."""
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient(timeout=5) as client:
+        while time.monotonic() < deadline:
+            try:
+                codes = [
+                    (await client.get(f"{s.url}/readyz")).status_code for s in services.values()
+                ]
+                if codes == [200] * len(codes):
+                    return True
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.5)
+    return False
 
 
 async def wait_until_settled(engine: AsyncEngine, load: Load, timeout_s: float) -> dict[str, int]:

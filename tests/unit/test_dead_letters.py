@@ -42,3 +42,15 @@ def test_infrastructure_failures_are_transient_and_bugs_are_not() -> None:
     assert is_transient(DBAPIError("SELECT 1", None, PgError("57P01")))  # admin shutdown
     assert not is_transient(IntegrityError("INSERT", None, PgError("23505")))
     assert not is_transient(ValueError("bad data"))
+
+
+def test_a_consumer_with_waiting_records_and_no_progress_is_stuck() -> None:
+    from time import monotonic
+
+    from leadpipe.shared.consume import ConsumerHealth
+
+    health = ConsumerHealth()
+    assert not health.stuck(lag=10)
+    health.last_progress = monotonic() - 120
+    assert health.stuck(lag=10)
+    assert not health.stuck(lag=0)

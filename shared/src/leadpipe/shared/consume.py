@@ -23,14 +23,20 @@ BatchHandler = Callable[[Sequence[Record]], Awaitable[None]]
 
 @dataclass
 class ConsumerHealth:
-    """What readiness reports: the loop is alive and has talked to Kafka recently."""
+    """What readiness reports: the loop is alive, has polled recently, and moves forward
+    whenever there is something to read (a consumer can stay stuck after a broker restart)."""
 
     last_poll: float = field(default_factory=monotonic)
+    last_progress: float = field(default_factory=monotonic)
     last_error: str | None = None
     processed: int = 0
 
     def healthy(self, max_silence_s: float = 30.0) -> bool:
         return monotonic() - self.last_poll < max_silence_s
+
+    def stuck(self, lag: int, max_standstill_s: float = 60.0) -> bool:
+        """Records are waiting but none was applied for ``max_standstill_s``."""
+        return lag > 0 and monotonic() - self.last_progress > max_standstill_s
 
 
 async def consume_forever(
@@ -53,6 +59,7 @@ async def consume_forever(
             continue
         await apply_batch(records, handle_batch, health, dead_letters, max_attempts=max_attempts)
         health.processed += len(records)
+        health.last_progress = monotonic()
         await consumer.commit(
             {
                 TopicPartition(tp.topic, tp.partition): recs[-1].offset + 1

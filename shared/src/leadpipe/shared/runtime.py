@@ -45,14 +45,33 @@ class ConsumerRuntime:
     tasks: list[asyncio.Task[None]]
 
     async def readiness(self) -> dict[str, bool]:
-        database = True
+        database = kafka = True
         try:
-            async with self.engine.connect() as connection:
+            async with asyncio.timeout(2.0), self.engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
         except Exception:
             database = False
+        try:
+            async with asyncio.timeout(2.0):
+                await self.consumer.topics()  # a metadata round trip to the brokers
+        except Exception:
+            kafka = False
         loops = all(not task.done() for task in self.tasks)
-        return {"database": database, "consumer": loops and self.health.healthy()}
+        moving = self.health.healthy() and not self.health.stuck(await self._lag())
+        return {"database": database, "kafka": kafka, "consumer": loops and moving}
+
+    async def _lag(self) -> int:
+        """Records between this consumer's positions and the high-water marks it last saw."""
+        lag = 0
+        try:
+            async with asyncio.timeout(1.0):
+                for partition in self.consumer.assignment():
+                    highwater = self.consumer.highwater(partition)
+                    if highwater is not None:
+                        lag += max(0, highwater - await self.consumer.position(partition))
+        except Exception:
+            return 0
+        return lag
 
 
 async def start_with_retry(
