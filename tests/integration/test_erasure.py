@@ -20,8 +20,9 @@ from leadpipe.scoring.adapters.orm import ErasureReceiptRow, InboundEventRow, Le
 from leadpipe.scoring.adapters.rules_store import RulesCache
 from leadpipe.scoring.handlers import InboundBatchHandler
 from leadpipe.shared.envelope import wrap
-from leadpipe.shared.events import Identity, InboundEvent
+from leadpipe.shared.events import InboundEvent
 from leadpipe.shared.settings import Settings
+from tests.events import form_submitted
 from tests.integration.routing_helpers import add_reps, api_client, clean_routing
 from tests.integration.test_exactly_once import DeliveredRecord
 
@@ -29,23 +30,15 @@ pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("topics_created")
 
 
 def demo_request(email: str, last_name: str) -> InboundEvent:
-    now = datetime.now(UTC)
-    return InboundEvent(
-        event_id=str(uuid.uuid4()),
-        occurred_at=now,
-        received_at=now,
-        name="form_submitted",
-        lead_key=email,
-        source="form:demo-request",
-        identity=Identity(email=email),
+    return form_submitted(
+        email,
         traits={
-            "email": email,
             "first_name": "Erika",
             "last_name": last_name,
             "title": "Geschäftsführerin",
             "company": f"{last_name} GmbH",
         },
-        properties={"form_id": "demo-request", "budget": "yes"},
+        properties={"budget": "yes"},
     )
 
 

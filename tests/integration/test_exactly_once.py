@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select, update
@@ -15,10 +14,11 @@ from leadpipe.scoring.adapters.orm import outbox as scoring_outbox
 from leadpipe.scoring.adapters.rules_store import RulesCache
 from leadpipe.scoring.handlers import InboundBatchHandler
 from leadpipe.shared.envelope import from_record, unwrap, wrap
-from leadpipe.shared.events import Identity, InboundEvent, Stage, StageChanged
+from leadpipe.shared.events import InboundEvent, Stage, StageChanged
 from leadpipe.shared.kafka import make_producer
 from leadpipe.shared.outbox import OutboxRelay
 from leadpipe.shared.settings import Settings
+from tests.events import form_submitted
 from tests.integration.kafka_helpers import TopicReader
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("topics_created")]
@@ -45,17 +45,10 @@ class Commits:
 
 
 def demo_request(email: str) -> InboundEvent:
-    now = datetime.now(UTC)
-    return InboundEvent(
-        event_id=str(uuid.uuid4()),
-        occurred_at=now,
-        received_at=now,
-        name="form_submitted",
-        lead_key=email,
-        source="form:demo-request",
-        identity=Identity(email=email),
-        traits={"email": email, "title": "Geschäftsführer", "company": "Muster GmbH"},
-        properties={"form_id": "demo-request", "budget": "yes"},
+    return form_submitted(
+        email,
+        traits={"title": "Geschäftsführer", "company": "Muster GmbH"},
+        properties={"budget": "yes"},
     )
 
 

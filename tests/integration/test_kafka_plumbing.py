@@ -5,34 +5,24 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 import pytest
 
 from leadpipe.shared.consume import ConsumerHealth, consume_forever
 from leadpipe.shared.dead_letters import DeadLetterQueue
 from leadpipe.shared.envelope import from_record, unwrap, wrap
-from leadpipe.shared.events import Identity, InboundEvent
+from leadpipe.shared.events import InboundEvent
 from leadpipe.shared.kafka import make_consumer, make_producer, publish
 from leadpipe.shared.records import Record
 from leadpipe.shared.settings import Settings
+from tests.events import form_submitted
 from tests.integration.kafka_helpers import TopicReader, keyed
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("topics_created")]
 
 
 def inbound(email: str) -> InboundEvent:
-    now = datetime.now(UTC)
-    return InboundEvent(
-        event_id=str(uuid.uuid4()),
-        occurred_at=now,
-        received_at=now,
-        name="form_submitted",
-        lead_key=email,
-        source="form:test",
-        identity=Identity(email=email),
-        properties={"form_id": "test"},
-    )
+    return form_submitted(email, "test")
 
 
 async def test_published_event_arrives_keyed_with_cloudevents_headers(settings: Settings) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -18,28 +17,18 @@ from leadpipe.scoring.handlers import InboundBatchHandler, decode
 from leadpipe.shared.consume import BatchHandler, ConsumerHealth, consume_forever
 from leadpipe.shared.dead_letters import DeadLetterQueue
 from leadpipe.shared.envelope import wrap
-from leadpipe.shared.events import Identity, InboundEvent
+from leadpipe.shared.events import InboundEvent
 from leadpipe.shared.kafka import make_consumer, make_producer, publish
 from leadpipe.shared.records import Record
 from leadpipe.shared.settings import Settings
+from tests.events import form_submitted
 from tests.integration.kafka_helpers import TopicReader
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("topics_created")]
 
 
 def form_post(email: str) -> InboundEvent:
-    now = datetime.now(UTC)
-    return InboundEvent(
-        event_id=str(uuid.uuid4()),
-        occurred_at=now,
-        received_at=now,
-        name="form_submitted",
-        lead_key=email,
-        source="form:test",
-        identity=Identity(email=email),
-        traits={"email": email},
-        properties={"form_id": "newsletter"},
-    )
+    return form_submitted(email, "newsletter")
 
 
 class FailsFor:
