@@ -18,6 +18,7 @@ pytestmark = pytest.mark.integration
 EXPECTED = {
     "scoring": {"leads", "score_changes", "stage_changes", "processed_events", "outbox"},
     "routing": {"reps", "rotation_cursors", "assignments", "processed_events", "outbox"},
+    "ingest": {"sources"},
 }
 
 

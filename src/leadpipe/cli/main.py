@@ -11,6 +11,7 @@ from rich.table import Table
 from leadpipe.cli.config import load_environment
 from leadpipe.cli.demo import print_result, run_demo
 from leadpipe.cli.services import service_status, start_services, stop_services
+from leadpipe.cli.sources import app as sources_app
 from leadpipe.localstack.errors import LocalStackError
 from leadpipe.localstack.repo import repo_root
 from leadpipe.shared import migrate
@@ -22,6 +23,7 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database migrations (one schema per service).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(sources_app, name="source")
 console = Console()
 
 
