@@ -23,8 +23,9 @@ def media_type(request: Request) -> str:
 def require_media_type(request: Request, *allowed: str) -> str:
     found = media_type(request)
     if found not in allowed:
+        named = " or ".join(kind for kind in allowed if kind)
         raise UnsupportedMediaType(
-            "Content-Type", f"{found or 'none'} is not accepted; send {' or '.join(allowed)}"
+            "Content-Type", f"{found or 'none'} is not accepted; send {named}"
         )
     return found
 

@@ -58,7 +58,8 @@ def _authenticated(request: Request, body: Json) -> Source:
 
 def _handler(call: str) -> Callable[[Request], Awaitable[ORJSONResponse]]:
     async def receive(request: Request) -> ORJSONResponse:
-        require_media_type(request, "application/json", "text/plain")
+        # No Content-Type is read as JSON too: the body must parse either way.
+        require_media_type(request, "application/json", "text/plain", "")
         parsed = parse_json(await read_body(request, MAX_REQUEST_BYTES))
         if not isinstance(parsed, dict):
             raise Malformed("body", "must be a JSON object")
