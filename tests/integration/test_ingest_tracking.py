@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gzip
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -116,7 +116,7 @@ async def test_segment_client_batches_from_its_queue_land_on_kafka(
     assert steps == [f"Step {n}" for n in range(5)]
 
 
-def _post(url: str, body: dict[str, object], **headers: str) -> httpx.Response:
+def _post(url: str, body: Mapping[str, object], **headers: str) -> httpx.Response:
     return httpx.post(
         url, content=orjson.dumps(body), headers={"Content-Type": "application/json", **headers}
     )
