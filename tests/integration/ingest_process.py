@@ -101,26 +101,30 @@ async def new_source(
         )
 
 
-def wait_for_source(send: Callable[[], httpx.Response], unknown_field: str) -> httpx.Response:
-    """Repeats ``send`` until ingest's source cache knows the new source: until the answer is
-    no longer a 401 naming ``unknown_field``. Returns that answer."""
+def wait_until(
+    send: Callable[[], httpx.Response], done: Callable[[httpx.Response], bool]
+) -> httpx.Response:
+    """Repeats ``send`` until ``done`` holds for its answer (ingest reloads its sources every
+    0.3 s here); returns the last answer, for the test to assert on."""
     deadline = time.monotonic() + 15.0
     while True:
         response = send()
-        unknown = response.status_code == 401 and response.json()["error"]["field"] == unknown_field
-        if not unknown or time.monotonic() > deadline:
+        if done(response) or time.monotonic() > deadline:
             return response
         time.sleep(0.1)
+
+
+def wait_for_source(send: Callable[[], httpx.Response], unknown_field: str) -> httpx.Response:
+    """Until ingest knows a new source: its answer is no longer a 401 naming ``unknown_field``."""
+    return wait_until(
+        send,
+        lambda r: not (r.status_code == 401 and r.json()["error"]["field"] == unknown_field),
+    )
 
 
 def wait_for_revocation(send: Callable[[], httpx.Response]) -> httpx.Response:
-    """Repeats ``send`` until ingest refuses it with 401 (a revoked source)."""
-    deadline = time.monotonic() + 15.0
-    while True:
-        response = send()
-        if response.status_code == 401 or time.monotonic() > deadline:
-            return response
-        time.sleep(0.1)
+    """Until ingest refuses ``send`` with 401 (a revoked source)."""
+    return wait_until(send, lambda r: r.status_code == 401)
 
 
 async def read_events(
