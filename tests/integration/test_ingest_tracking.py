@@ -239,6 +239,16 @@ async def test_refusals_name_the_field_and_the_reason(
             "body",
         ),
     ]
+    nested: dict[str, object] = {}
+    for _ in range(100):
+        nested = {"a": nested}
+    cases.append(
+        (
+            _post(url, {"writeKey": key, "userId": "u", "event": "x", "properties": nested}),
+            400,
+            "body",
+        )
+    )
     for response, status, field in cases:
         assert response.status_code == status, response.text
         assert response.json()["error"]["field"] == field, response.text

@@ -164,3 +164,14 @@ def test_an_event_over_32_kb_is_refused() -> None:
             received_at=RECEIVED,
         )
     assert refused.value.field == "batch[0]"
+
+
+def test_a_sent_at_too_far_from_the_timestamp_names_the_field() -> None:
+    with pytest.raises(FieldError) as refused:
+        call_event(
+            {"userId": "u", "timestamp": "0001-01-01T00:00:00Z", "sentAt": "9999-12-31T00:00:00Z"},
+            call_type="identify",
+            source="s",
+            received_at=RECEIVED,
+        )
+    assert refused.value.field == "sentAt"

@@ -82,8 +82,13 @@ def create_app(settings: Settings, *, startup_timeout_s: float = 120.0) -> FastA
 def run() -> None:
     settings = Settings()
     configure_logging("ingest", settings.log_level)
+    # No access log: URLs can carry a webhook token; refusals are logged without input.
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.ingest_port, log_config=None
+        create_app(settings),
+        host=settings.host,
+        port=settings.ingest_port,
+        log_config=None,
+        access_log=False,
     )
 
 

@@ -13,6 +13,7 @@ from fastapi import Request
 
 from leadpipe.ingest.domain.refusals import Malformed, TooLarge, UnsupportedMediaType
 
+MAX_DEPTH = 32
 TRACEPARENT = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 
 
@@ -66,7 +67,25 @@ def parse_json(body: bytes) -> object:
         parsed: object = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise Malformed("body", f"is not valid JSON: {exc}") from exc
+    _check_depth(parsed)
     return parsed
+
+
+def _check_depth(parsed: object) -> None:
+    """Refuses JSON nested deeper than events ever are, before it reaches the serialisers
+    (orjson and pydantic stop at a few hundred levels, with an error, not a clean refusal)."""
+    level: list[object] = [parsed]
+    for _ in range(MAX_DEPTH):
+        below: list[object] = []
+        for value in level:
+            if isinstance(value, dict):
+                below.extend(value.values())
+            elif isinstance(value, list):
+                below.extend(value)
+        if not below:
+            return
+        level = below
+    raise Malformed("body", f"is nested deeper than {MAX_DEPTH} levels")
 
 
 def parse_form(body: bytes) -> dict[str, str]:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import ORJSONResponse
+from pydantic import ValidationError
 
 from leadpipe.ingest.adapters.metrics import REFUSED
 from leadpipe.ingest.adapters.publisher import KafkaUnavailable
 from leadpipe.ingest.domain.refusals import RateLimited, Refusal
 
 RETRY_AFTER_S = "5"
+log = logging.getLogger(__name__)
 
 
 def error_body(status: int, field: str | None, reason: str, code: str) -> ORJSONResponse:
@@ -35,6 +39,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Refusal)
     async def refusal(request: Request, exc: Refusal) -> ORJSONResponse:
         REFUSED.labels(source_of(request), exc.code).inc()
+        # The reason may quote the sender's input; the log keeps only what names the refusal.
+        log.info(
+            "request refused",
+            extra={"source": source_of(request), "code": exc.code, "field": exc.field},
+        )
         response = error_body(exc.status, exc.field, exc.reason, exc.code)
         if isinstance(exc, RateLimited):
             response.headers["Retry-After"] = str(exc.retry_after_s)
@@ -47,9 +56,20 @@ def install_error_handlers(app: FastAPI) -> None:
         REFUSED.labels(source_of(request), "invalid_field").inc()
         return error_body(422, field, str(first.get("msg", "invalid")), "invalid_field")
 
+    @app.exception_handler(ValidationError)
+    async def invalid_event(request: Request, exc: ValidationError) -> ORJSONResponse:
+        # A last line of defence: input the domain let through but the event model refuses.
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid event"}
+        field = ".".join(str(part) for part in first.get("loc", ())) or None
+        REFUSED.labels(source_of(request), "invalid_field").inc()
+        return error_body(422, field, str(first.get("msg", "invalid")), "invalid_field")
+
     @app.exception_handler(KafkaUnavailable)
     async def kafka_unavailable(request: Request, exc: KafkaUnavailable) -> ORJSONResponse:
         REFUSED.labels(source_of(request), "kafka_unavailable").inc()
+        log.warning(
+            "kafka did not acknowledge", extra={"source": source_of(request), "error": str(exc)}
+        )
         response = error_body(
             503, None, "the event could not be stored; retry later", "kafka_unavailable"
         )

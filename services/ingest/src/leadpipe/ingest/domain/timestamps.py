@@ -32,4 +32,7 @@ def corrected(
         return received_at
     if sent_at is None:
         return client_time
-    return received_at - (sent_at - client_time)
+    try:
+        return received_at - (sent_at - client_time)
+    except OverflowError as exc:
+        raise FieldError("sentAt", "is too far from timestamp to correct the clock") from exc

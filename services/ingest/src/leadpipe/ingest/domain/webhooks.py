@@ -66,6 +66,17 @@ def generic_event(
     )
 
 
+def _from_millis(raw: JsonValue, field: str) -> datetime | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, int) or isinstance(raw, bool):
+        raise FieldError(field, "must be Unix milliseconds")
+    try:
+        return datetime.fromtimestamp(raw / 1000, UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise FieldError(field, "is out of range") from exc
+
+
 def _hubspot_event(
     item: Mapping[str, JsonValue], index: int, *, source: str, received_at: datetime
 ) -> InboundEvent:
@@ -78,12 +89,7 @@ def _hubspot_event(
     object_id, event_id = item.get("objectId"), item.get("eventId")
     if not isinstance(object_id, int) or isinstance(object_id, bool):
         raise FieldError(f"{where}.objectId", "must be the contact's numeric id")
-    occurred_ms = item.get("occurredAt")
-    occurred_at = (
-        datetime.fromtimestamp(occurred_ms / 1000, UTC)
-        if isinstance(occurred_ms, int) and not isinstance(occurred_ms, bool)
-        else received_at
-    )
+    occurred_at = _from_millis(item.get("occurredAt"), f"{where}.occurredAt") or received_at
     prop, value = item.get("propertyName"), item.get("propertyValue")
     email = normalise_email(value) if prop == "email" and isinstance(value, str) else None
     user_id = f"hubspot:{object_id}"
