@@ -20,6 +20,7 @@ from leadpipe.ingest.api.body import (
     require_media_type,
     traceparent,
 )
+from leadpipe.ingest.api.openapi import FORM_FIELDS, request_body
 from leadpipe.ingest.api.state import ingest_of
 from leadpipe.ingest.domain.forms import HONEYPOT_FIELD, FieldError, form_event, html_fields
 from leadpipe.ingest.domain.refusals import Refusal
@@ -65,7 +66,9 @@ async def preflight(request: Request, form_id: FORM_ID) -> Response:
     return Response(status_code=204, headers=headers)
 
 
-@router.post("/{form_id}", status_code=202)
+@router.post(
+    "/{form_id}", status_code=202, openapi_extra=request_body(FORM_FIELDS, JSON, HTML_FORM)
+)
 async def submit_form(request: Request, form_id: FORM_ID) -> Response:
     source = _form_source(request, form_id)
     request.state.source = source.event_source if source else "form:unregistered"

@@ -4,7 +4,7 @@ and analytics.js's one-letter paths."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import cast
+from typing import Any, cast
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import ORJSONResponse
@@ -16,6 +16,7 @@ from leadpipe.ingest.api.body import (
     require_media_type,
     traceparent,
 )
+from leadpipe.ingest.api.openapi import SEGMENT_BATCH, SEGMENT_CALL, request_body
 from leadpipe.ingest.api.state import ingest_of
 from leadpipe.ingest.domain.refusals import Malformed, Unauthorised
 from leadpipe.ingest.domain.sources import Source
@@ -87,13 +88,26 @@ async def preflight() -> Response:
     return Response(status_code=204, headers=CORS_HEADERS)
 
 
+def _body(call: str) -> dict[str, Any]:
+    schema = SEGMENT_BATCH if call == "batch" else SEGMENT_CALL
+    return request_body(schema, "application/json", "text/plain")
+
+
 for _call in (*sorted(CALL_TYPES), "batch"):
     router.add_api_route(
-        f"/{_call}", _handler(_call), methods=["POST"], summary=f"Segment {_call} call"
+        f"/{_call}",
+        _handler(_call),
+        methods=["POST"],
+        summary=f"Segment {_call} call",
+        openapi_extra=_body(_call),
     )
     router.add_api_route(f"/{_call}", preflight, methods=["OPTIONS"], include_in_schema=False)
 for _short, _call in SHORT_PATHS.items():
     router.add_api_route(
-        f"/{_short}", _handler(_call), methods=["POST"], summary=f"analytics.js {_call} call"
+        f"/{_short}",
+        _handler(_call),
+        methods=["POST"],
+        summary=f"analytics.js {_call} call",
+        openapi_extra=_body(_call),
     )
     router.add_api_route(f"/{_short}", preflight, methods=["OPTIONS"], include_in_schema=False)

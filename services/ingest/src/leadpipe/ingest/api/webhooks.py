@@ -18,6 +18,7 @@ from leadpipe.ingest.api.body import (
     require_media_type,
     traceparent,
 )
+from leadpipe.ingest.api.openapi import WEBHOOK_BODY, request_body
 from leadpipe.ingest.api.state import Ingest, ingest_of
 from leadpipe.ingest.domain.refusals import Unauthorised
 from leadpipe.ingest.domain.signatures import verify_hubspot_v3, verify_standard_webhook
@@ -79,7 +80,7 @@ def _events(request: Request, ingest: Ingest, source: Source, body: bytes) -> li
     ]
 
 
-@router.post("/{source}")
+@router.post("/{source}", openapi_extra=request_body(WEBHOOK_BODY, "application/json"))
 async def receive_webhook(request: Request, source: SOURCE_NAME) -> ORJSONResponse:
     ingest = ingest_of(request)
     found = ingest.sources.registry.named(source, SourceKind.WEBHOOK, SourceKind.HUBSPOT)
