@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import ORJSONResponse
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from leadpipe.ingest.adapters.metrics import REFUSED
 from leadpipe.ingest.adapters.publisher import KafkaUnavailable
@@ -55,6 +56,16 @@ def install_error_handlers(app: FastAPI) -> None:
         field = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or None
         REFUSED.labels(source_of(request), "invalid_field").inc()
         return error_body(422, field, str(first.get("msg", "invalid")), "invalid_field")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+        # Unknown paths (404) and methods (405) answer in the same shape as every refusal.
+        code = "not_found" if exc.status_code == 404 else f"http_{exc.status_code}"
+        REFUSED.labels(source_of(request), code).inc()
+        response = error_body(exc.status_code, None, str(exc.detail), code)
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        return response
 
     @app.exception_handler(ValidationError)
     async def invalid_event(request: Request, exc: ValidationError) -> ORJSONResponse:
