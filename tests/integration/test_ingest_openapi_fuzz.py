@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -57,7 +58,7 @@ async def target(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
-def test_no_request_yields_a_server_error(case: schemathesis.Case, target: Target) -> None:
+def test_no_request_yields_a_server_error(case: schemathesis.Case[Any], target: Target) -> None:
     response = case.call(base_url=target.url, headers={"Authorization": target.authorization})
     assert response.status_code < 500, (case.method, case.formatted_path, response.text)
     if response.status_code >= 400:
