@@ -25,6 +25,7 @@ class SourceCache:
         self._refresh_s = refresh_s
         self.registry = SourceRegistry()
         self.loaded = False
+        self._unreadable: set[str] = set()
 
     async def load(self) -> None:
         async with self._sessions() as session:
@@ -32,8 +33,14 @@ class SourceCache:
         sources = []
         for row in rows:
             source = as_source(row, self._box)
-            if source is None and row.revoked_at is None:
-                log.warning("source secret cannot be decrypted", extra={"source": row.name})
+            if source is None and row.revoked_at is None and row.name not in self._unreadable:
+                # Once per source, not on every reload: the key is wrong or missing.
+                self._unreadable.add(row.name)
+                log.warning(
+                    "source secret cannot be decrypted with LEADPIPE_SECRETS_KEY; "
+                    "the source is refused",
+                    extra={"source": row.name},
+                )
             if source is not None:
                 sources.append(source)
         self.registry = SourceRegistry.of(sources)
