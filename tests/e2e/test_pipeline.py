@@ -135,6 +135,20 @@ async def test_form_post_ends_as_a_routed_lead(pipeline: RunningPipeline) -> Non
     assert routed.stage == "sql"
 
 
+async def test_a_retried_form_post_with_its_idempotency_key_is_one_event(
+    pipeline: RunningPipeline,
+) -> None:
+    email = f"retry.{uuid.uuid4().hex[:8]}@kunde.example"
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    async with httpx.AsyncClient() as client:
+        url = f"{pipeline.url('ingest')}/v1/forms/newsletter"
+        first = await client.post(url, json={"email": email}, headers=key)
+        again = await client.post(url, json={"email": email}, headers=key)
+        other = await client.post(url, json={"email": email})
+    assert first.status_code == again.status_code == 202
+    assert first.json()["event_id"] == again.json()["event_id"] != other.json()["event_id"]
+
+
 async def test_invalid_form_post_names_the_field(pipeline: RunningPipeline) -> None:
     async with httpx.AsyncClient(headers=pipeline.headers) as client:
         response = await client.post(

@@ -41,6 +41,7 @@ EXPECTED = {
         "api_tokens",
         "erased_leads",
     },
+    "ingest": {"sources"},
 }
 
 

@@ -8,12 +8,14 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from leadpipe.ingest.adapters.secret_box import key_from_file
 from leadpipe.localstack.repo import repo_root
 from leadpipe.localstack.stack import LocalStack
 from leadpipe.shared.settings import Settings
 
 KAFKA_ENV = "LEADPIPE_KAFKA_BOOTSTRAP"
 DATABASE_ENV = "LEADPIPE_DATABASE_URL"
+SECRETS_KEY_ENV = "LEADPIPE_SECRETS_KEY"
 
 
 class StackSettings(BaseSettings):
@@ -48,7 +50,15 @@ class Environment:
         env = dict(os.environ)
         env[KAFKA_ENV] = self.settings.kafka_bootstrap
         env[DATABASE_ENV] = self.settings.database_url
+        env[SECRETS_KEY_ENV] = secrets_key(self)
         return env
+
+
+def secrets_key(env: Environment) -> str:
+    """LEADPIPE_SECRETS_KEY, or the local stack's key in .leadpipe/secrets.key (created once)."""
+    if env.settings.secrets_key is not None:
+        return env.settings.secrets_key.get_secret_value()
+    return key_from_file(env.state_dir / "secrets.key")
 
 
 def load_environment() -> Environment:

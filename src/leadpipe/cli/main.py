@@ -12,6 +12,7 @@ from leadpipe.cli import dlq, erase, leads, reps, rules, tokens
 from leadpipe.cli.config import load_environment
 from leadpipe.cli.demo import print_result, run_demo
 from leadpipe.cli.services import service_status, start_services, stop_services
+from leadpipe.cli.sources import app as sources_app
 from leadpipe.localstack.errors import LocalStackError
 from leadpipe.localstack.repo import repo_root
 from leadpipe.shared import migrate
@@ -29,6 +30,7 @@ app.add_typer(dlq.app, name="dlq")
 app.add_typer(reps.app, name="reps")
 app.add_typer(tokens.app, name="token")
 app.command("erase")(erase.erase)
+app.add_typer(sources_app, name="source")
 console = Console()
 
 
@@ -44,7 +46,7 @@ def up() -> None:
     try:
         if env.stack is not None:
             env.stack.up(_say)
-        _say("migrations: upgrading the scoring and routing schemas…")
+        _say("migrations: upgrading the ingest, scoring and routing schemas…")
         migrate.upgrade(repo_root(), env.settings.database_url)
         tokens.ensure_cli_token(env)
         start_services(env, _say)
@@ -92,7 +94,7 @@ def demo(timeout: float = typer.Option(30.0, help="Seconds to wait for the route
 
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head")) -> None:
-    """Apply migrations up to REVISION for both services' schemas."""
+    """Apply migrations up to REVISION for every service's schema (ingest, scoring, routing)."""
     migrate.upgrade(repo_root(), load_environment().settings.database_url, revision)
     console.print(f"schemas upgraded to {revision}")
 

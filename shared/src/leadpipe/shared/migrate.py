@@ -14,7 +14,7 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-SERVICES = ("scoring", "routing")
+SERVICES = ("scoring", "routing", "ingest")
 
 
 def alembic_config(repo_root: Path, service: str, database_url: str) -> Config:

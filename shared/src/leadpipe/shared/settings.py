@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from leadpipe.shared.topics import Topics
@@ -36,6 +36,24 @@ class Settings(BaseSettings):
         default=365,
         ge=1,
         description="Scoring keeps raw inbound events (for what-if replays) this many days.",
+    )
+    secrets_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key (urlsafe base64, 32 bytes) that encrypts the webhook secrets "
+        "ingest must keep to verify signatures. `leadpipe up` creates one under .leadpipe/.",
+    )
+    public_base_url: str | None = Field(
+        default=None,
+        description="ingest's URL as senders see it (behind a proxy); HubSpot signs that URL.",
+    )
+    source_refresh_s: float = Field(
+        default=2.0, gt=0, description="How often ingest reloads its sources from PostgreSQL."
+    )
+    source_rate_per_s: float = Field(
+        default=1000.0, gt=0, description="Events per second each source may send."
+    )
+    source_rate_burst: int = Field(
+        default=2000, ge=1, description="Events a source may send at once above its rate."
     )
 
     @property

@@ -1,16 +1,25 @@
-"""Ingest's composition root: settings → producer → app. No database on the hot path."""
+"""Ingest's composition root: settings → producer, source cache → app. No database on the
+hot path: sources are read from PostgreSQL in the background and served from memory."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 import uvicorn
 from fastapi import FastAPI
 
 from leadpipe.ingest.adapters.publisher import EventPublisher
+from leadpipe.ingest.adapters.secret_box import SecretBox
+from leadpipe.ingest.adapters.source_cache import SourceCache
 from leadpipe.ingest.api.errors import install_error_handlers
 from leadpipe.ingest.api.forms import router as forms_router
+from leadpipe.ingest.api.state import Ingest
+from leadpipe.ingest.api.tracking import router as tracking_router
+from leadpipe.ingest.api.webhooks import router as webhooks_router
+from leadpipe.ingest.domain.rate_limit import RateLimiter
+from leadpipe.shared.db import make_engine, make_sessionmaker
 from leadpipe.shared.http import operations_router
 from leadpipe.shared.kafka import ensure_topics, make_producer
 from leadpipe.shared.logs import configure_logging
@@ -24,6 +33,9 @@ def create_app(settings: Settings, *, startup_timeout_s: float = 120.0) -> FastA
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         producer = make_producer(settings.kafka_bootstrap, client_id="leadpipe-ingest")
+        engine = make_engine(settings.database_url, pool_size=2)
+        key = settings.secrets_key.get_secret_value() if settings.secrets_key else None
+        sources = SourceCache(make_sessionmaker(engine), SecretBox(key), settings.source_refresh_s)
         await start_with_retry(
             lambda: ensure_topics(
                 settings.kafka_bootstrap,
@@ -36,31 +48,47 @@ def create_app(settings: Settings, *, startup_timeout_s: float = 120.0) -> FastA
             give_up_after_s=startup_timeout_s,
         )
         await start_with_retry(producer.start, "kafka producer", give_up_after_s=startup_timeout_s)
-        app.state.publisher = EventPublisher(
-            producer, topics.lead_events, settings.kafka_ack_timeout_s
+        await start_with_retry(sources.load, "source registry", give_up_after_s=startup_timeout_s)
+        refresher = asyncio.create_task(sources.keep_fresh(), name="source-refresh")
+        app.state.ingest = Ingest(
+            publisher=EventPublisher(producer, topics.lead_events, settings.kafka_ack_timeout_s),
+            sources=sources,
+            limiter=RateLimiter(settings.source_rate_per_s, settings.source_rate_burst),
+            public_base_url=settings.public_base_url,
         )
         try:
             yield
         finally:
+            refresher.cancel()
+            with suppress(asyncio.CancelledError):
+                await refresher
             await producer.stop()
+            await engine.dispose()
 
     app = FastAPI(title="leadpipe ingest", version="0.1.0", lifespan=lifespan)
 
     async def readiness() -> dict[str, bool]:
-        publisher: EventPublisher = app.state.publisher
-        return {"kafka": await publisher.ready()}
+        ingest: Ingest = app.state.ingest
+        return {"kafka": await ingest.publisher.ready(), "sources": ingest.sources.loaded}
 
     install_error_handlers(app)
     app.include_router(operations_router(readiness))
+    app.include_router(tracking_router)
     app.include_router(forms_router)
+    app.include_router(webhooks_router)
     return app
 
 
 def run() -> None:
     settings = Settings()
     configure_logging("ingest", settings.log_level)
+    # No access log: URLs can carry a webhook token; refusals are logged without input.
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.ingest_port, log_config=None
+        create_app(settings),
+        host=settings.host,
+        port=settings.ingest_port,
+        log_config=None,
+        access_log=False,
     )
 
 

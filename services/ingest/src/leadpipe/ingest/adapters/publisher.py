@@ -4,9 +4,12 @@ rather than left hanging when Kafka cannot take the event."""
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 
+from leadpipe.ingest.adapters.metrics import ACCEPTED, PRODUCE_SECONDS
 from leadpipe.shared.envelope import wrap
 from leadpipe.shared.events import InboundEvent
 from leadpipe.shared.kafka import publish
@@ -24,18 +27,31 @@ class EventPublisher:
 
     async def publish(self, event: InboundEvent, traceparent: str | None = None) -> None:
         """Returns only once Kafka acknowledged the event (acks=all)."""
-        try:
-            await asyncio.wait_for(
-                publish(
-                    self._producer,
-                    self._topic,
-                    event.lead_key,
-                    wrap(event, f"/leadpipe/ingest/{event.source}", traceparent),
-                ),
-                timeout=self._ack_timeout_s,
+        await self.publish_all([event], traceparent)
+
+    async def publish_all(
+        self, events: Sequence[InboundEvent], traceparent: str | None = None
+    ) -> None:
+        """Sends every event at once and returns when Kafka acknowledged all of them; raises
+        KafkaUnavailable when it did not within the bound (the client then retries the whole
+        request, and the repeated events carry the same ids)."""
+        started = time.perf_counter()
+        sends = [
+            publish(
+                self._producer,
+                self._topic,
+                event.lead_key,
+                wrap(event, f"/leadpipe/ingest/{event.source}", traceparent),
             )
+            for event in events
+        ]
+        try:
+            await asyncio.wait_for(asyncio.gather(*sends), timeout=self._ack_timeout_s)
         except Exception as exc:
-            raise KafkaUnavailable(f"Kafka did not acknowledge the event: {exc!r}") from exc
+            raise KafkaUnavailable(f"Kafka did not acknowledge the events: {exc!r}") from exc
+        PRODUCE_SECONDS.observe(time.perf_counter() - started)
+        for event in events:
+            ACCEPTED.labels(event.source).inc()
 
     async def ready(self) -> bool:
         try:

@@ -1,37 +1,109 @@
-"""Form posts: ``POST /v1/forms/{form_id}``."""
+"""Form posts: ``POST /v1/forms/{form_id}``, from JavaScript (JSON) or a plain HTML form.
+
+Forms are public endpoints on customers' pages: a post to a form id nobody registered is
+accepted too. A registered form source adds a CORS allow-list and a thank-you page."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import uuid
 from typing import Annotated
 
-import orjson
-from fastapi import APIRouter, Path, Request
-from fastapi.responses import ORJSONResponse
+from fastapi import APIRouter, Path, Request, Response
+from fastapi.responses import ORJSONResponse, RedirectResponse
+from pydantic import JsonValue
 
-from leadpipe.ingest.adapters.publisher import EventPublisher
-from leadpipe.ingest.domain.forms import FieldError, form_event
+from leadpipe.ingest.adapters.metrics import REFUSED
+from leadpipe.ingest.api.body import (
+    parse_form,
+    parse_json,
+    read_body,
+    require_media_type,
+    traceparent,
+)
+from leadpipe.ingest.api.openapi import FORM_FIELDS, request_body
+from leadpipe.ingest.api.state import ingest_of
+from leadpipe.ingest.domain.forms import HONEYPOT_FIELD, FieldError, form_event, html_fields
+from leadpipe.ingest.domain.refusals import Refusal
+from leadpipe.ingest.domain.sources import Source, SourceKind
+from leadpipe.ingest.domain.tracking import event_id_for
 
 router = APIRouter(prefix="/v1/forms", tags=["forms"])
 FORM_ID = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")]
 MAX_BODY_BYTES = 32 * 1024
+JSON = "application/json"
+HTML_FORM = "application/x-www-form-urlencoded"
 
 
-@router.post("/{form_id}", status_code=202)
-async def submit_form(request: Request, form_id: FORM_ID) -> ORJSONResponse:
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        return ORJSONResponse(
-            {"success": False, "error": {"field": None, "reason": "body larger than 32 KB"}},
-            status_code=413,
-        )
-    try:
-        fields = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise FieldError("body", f"is not valid JSON: {exc}") from exc
-    if not isinstance(fields, dict):
-        raise FieldError("body", "must be a JSON object of form fields")
-    event = form_event(form_id, fields, source=f"form:{form_id}", received_at=datetime.now(UTC))
-    publisher: EventPublisher = request.app.state.publisher
-    await publisher.publish(event, request.headers.get("traceparent"))
-    return ORJSONResponse({"success": True, "event_id": event.event_id}, status_code=202)
+class OriginNotAllowed(Refusal):
+    status = 403
+    code = "origin_not_allowed"
+
+
+def _cors(source: Source | None, origin: str | None) -> dict[str, str]:
+    """CORS headers for ``origin``; a registered form with an allow-list refuses others."""
+    if origin is None:
+        return {}
+    if source is None or not source.allowed_origins:
+        return {"Access-Control-Allow-Origin": "*"}
+    if origin not in source.allowed_origins:
+        raise OriginNotAllowed("Origin", f"{origin} is not allowed to post to this form")
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+
+
+def _form_source(request: Request, form_id: str) -> Source | None:
+    return ingest_of(request).sources.registry.named(form_id, SourceKind.FORM)
+
+
+@router.options("/{form_id}", include_in_schema=False)
+async def preflight(request: Request, form_id: FORM_ID) -> Response:
+    headers = _cors(_form_source(request, form_id), request.headers.get("origin"))
+    headers.update(
+        {
+            "Access-Control-Allow-Methods": "POST, OPTIONS",
+            "Access-Control-Allow-Headers": "Content-Type",
+            "Access-Control-Max-Age": "600",
+        }
+    )
+    return Response(status_code=204, headers=headers)
+
+
+@router.post(
+    "/{form_id}", status_code=202, openapi_extra=request_body(FORM_FIELDS, JSON, HTML_FORM)
+)
+async def submit_form(request: Request, form_id: FORM_ID) -> Response:
+    source = _form_source(request, form_id)
+    request.state.source = source.event_source if source else "form:unregistered"
+    cors = _cors(source, request.headers.get("origin"))
+    kind = require_media_type(request, JSON, HTML_FORM)
+    body = await read_body(request, MAX_BODY_BYTES)
+    fields: dict[str, JsonValue]
+    if kind == HTML_FORM:
+        fields = html_fields(parse_form(body))
+    else:
+        parsed = parse_json(body)
+        if not isinstance(parsed, dict):
+            raise FieldError("body", "must be a JSON object of form fields")
+        fields = parsed
+    ingest = ingest_of(request)
+    if fields.get(HONEYPOT_FIELD):
+        # A bot filled the field people cannot see: answer as if accepted, forward nothing.
+        REFUSED.labels(request.state.source, "honeypot").inc()
+        return _accepted(kind, source, str(uuid.uuid4()), cors)
+    # A client that retries with the same Idempotency-Key sends the same event (one event id),
+    # so an attempt that reached Kafka before its answer was lost is not applied twice.
+    event = form_event(
+        form_id,
+        fields,
+        source=f"form:{form_id}",
+        received_at=ingest.now(),
+        event_id=event_id_for(f"form:{form_id}", request.headers.get("idempotency-key")),
+    )
+    ingest.admit(request, request.state.source, 1)
+    await ingest.publisher.publish(event, traceparent(request))
+    return _accepted(kind, source, event.event_id, cors)
+
+
+def _accepted(kind: str, source: Source | None, event_id: str, cors: dict[str, str]) -> Response:
+    if kind == HTML_FORM and source is not None and source.thank_you_url:
+        return RedirectResponse(source.thank_you_url, status_code=303, headers=cors)
+    return ORJSONResponse({"success": True, "event_id": event_id}, status_code=202, headers=cors)

@@ -9,9 +9,16 @@ from datetime import datetime
 from email_validator import EmailNotValidError, validate_email
 from pydantic import JsonValue
 
+from leadpipe.ingest.domain.refusals import FieldError
 from leadpipe.shared.events import Consent, Identity, InboundEvent
 
+__all__ = ["HONEYPOT_FIELD", "FieldError", "form_event", "html_fields", "normalise_email"]
+
 MAX_FIELD_LENGTH = 2000
+# A field hidden from people by the form's CSS: only bots fill it in.
+HONEYPOT_FIELD = "_gotcha"
+# An HTML form cannot post an object: consent comes as two flat fields.
+CONSENT_FIELDS = {"consent_purpose": "purpose", "consent_text_version": "text_version"}
 # Form fields that describe the person; everything else is a property of the submission.
 TRAIT_FIELDS = frozenset(
     {
@@ -29,15 +36,6 @@ TRAIT_FIELDS = frozenset(
 )
 
 
-class FieldError(ValueError):
-    """A form field that cannot be accepted; ``field`` names it, ``reason`` says why."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        self.field = field
-        self.reason = reason
-        super().__init__(f"{field}: {reason}")
-
-
 def normalise_email(raw: object) -> str:
     if not isinstance(raw, str) or not raw.strip():
         raise FieldError("email", "is required")
@@ -46,6 +44,17 @@ def normalise_email(raw: object) -> str:
     except EmailNotValidError as exc:
         raise FieldError("email", str(exc)) from exc
     return checked.normalized.lower()
+
+
+def html_fields(posted: Mapping[str, str]) -> dict[str, JsonValue]:
+    """A plain HTML form post in the shape of a JSON one (consent folded into an object)."""
+    fields: dict[str, JsonValue] = {k: v for k, v in posted.items() if k not in CONSENT_FIELDS}
+    consent: dict[str, JsonValue] = {
+        CONSENT_FIELDS[k]: v for k, v in posted.items() if k in CONSENT_FIELDS and v
+    }
+    if consent:
+        fields["consent"] = consent
+    return fields
 
 
 def lead_key_for(email: str) -> str:
@@ -82,7 +91,9 @@ def form_event(
     traits: dict[str, JsonValue] = {k: v for k, v in fields.items() if k in TRAIT_FIELDS}
     traits["email"] = email
     properties: dict[str, JsonValue] = {
-        k: v for k, v in fields.items() if k not in TRAIT_FIELDS and k != "consent"
+        k: v
+        for k, v in fields.items()
+        if k not in TRAIT_FIELDS and k not in {"consent", HONEYPOT_FIELD}
     }
     properties["form_id"] = form_id
     return InboundEvent(
