@@ -15,6 +15,7 @@ from leadpipe.routing.domain.calendar import (
     parse_holiday_calendar,
     parse_time_zone,
 )
+from leadpipe.routing.domain.regions import Region
 from leadpipe.routing.domain.reps import SEGMENTS
 from leadpipe.routing.domain.rules import Strategy
 
@@ -192,6 +193,9 @@ class ConditionsIn(BaseModel):
     grade: list[Literal["A", "B", "C"]] | None = None
     temperature: list[Literal["cold", "warm", "hot"]] | None = None
     segment: list[Segment] | None = None
+    region: list[Region] | None = Field(
+        default=None, description="Named country sets, e.g. dach = DE, AT, CH, LI."
+    )
     company_size: SizeRange | None = None
     hand_raiser: bool | None = None
 
@@ -206,6 +210,12 @@ class ConditionsIn(BaseModel):
         "segment",
         mode="before",
     )(_listed)
+
+    @field_validator("region", mode="before")
+    @classmethod
+    def _regions(cls, value: object) -> object:
+        listed = _listed(value)
+        return [str(v).lower() for v in listed] if isinstance(listed, list) else listed
 
     def stored(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from leadpipe.routing.domain.regions import in_regions
 from leadpipe.routing.domain.reps import LeadProfile, Role
 
 Strategy = Literal["round-robin", "weighted-round-robin", "least-loaded"]
@@ -22,6 +23,7 @@ MATCHABLE = (
     "grade",
     "temperature",
     "segment",
+    "region",
 )
 
 
@@ -38,6 +40,12 @@ class Conditions:
     def unmet(self, lead: LeadProfile) -> str | None:
         """The first condition the lead does not meet; None when all hold."""
         for attribute, accepted in sorted(self.one_of.items()):
+            if attribute == "region":
+                if lead.country is None:
+                    return "country unknown, so no region"
+                if not in_regions(lead.country, accepted):
+                    return f"country {lead.country} not in region {', '.join(sorted(accepted))}"
+                continue
             value = getattr(lead, attribute)
             if value is None:
                 return f"{attribute} unknown"
