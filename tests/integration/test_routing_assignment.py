@@ -192,6 +192,7 @@ def _none_except(*names: str) -> dict[str, None]:
         "grade",
         "temperature",
         "segment",
+        "region",
         "company_size",
         "hand_raiser",
     )
