@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from leadpipe.cli.bench import app as bench_app
 from leadpipe.cli.config import load_environment
 from leadpipe.cli.demo import print_result, run_demo
 from leadpipe.cli.services import service_status, start_services, stop_services
@@ -22,6 +23,7 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database migrations (one schema per service).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(bench_app, name="bench")
 console = Console()
 
 
