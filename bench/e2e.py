@@ -69,6 +69,7 @@ async def ensure_reps(routing: Process) -> None:
 async def offer(
     rate: int,
     duration_s: float,
+    drain_s: float,
     ingest: Process,
     arrivals: Arrivals,
     services: dict[str, Process],
@@ -88,7 +89,6 @@ async def offer(
     wall_before = time.monotonic()
     sent = await run_loadgen(spec, work_dir, f"e2e-{rate}")
     accepted = [(key, t_send) for key, t_send, _, status in sent["requests"] if status == 202]
-    drain_s = max(10.0, duration_s)
     await arrivals.wait_for([key for key, _ in accepted], timeout_s=drain_s)
     wall = time.monotonic() - wall_before
     latencies = [
@@ -138,10 +138,17 @@ async def run(
     results: dict[int, dict[str, Any]] = {}
     try:
         # Warm-up: connection pools, prepared statement caches, the first rebalances.
-        await offer(20, 1.0, ingest, arrivals, services, seed, work_dir)
+        await offer(10, 1.0, plan.e2e_drain_s, ingest, arrivals, services, seed, work_dir)
         for rate in plan.e2e_rates:
             results[rate] = await offer(
-                rate, plan.e2e_duration_s, ingest, arrivals, services, seed, work_dir
+                rate,
+                plan.e2e_duration_s,
+                plan.e2e_drain_s,
+                ingest,
+                arrivals,
+                services,
+                seed,
+                work_dir,
             )
         for rate in plan.e2e_ladder:
             tried_above = [r for r in results if r >= rate]
@@ -150,7 +157,14 @@ async def run(
             if tried_above and all(results[r]["sustained"] for r in tried_above):
                 continue  # already shown to hold at a higher rate
             results[rate] = await offer(
-                rate, plan.e2e_duration_s, ingest, arrivals, services, seed, work_dir
+                rate,
+                plan.e2e_duration_s,
+                plan.e2e_drain_s,
+                ingest,
+                arrivals,
+                services,
+                seed,
+                work_dir,
             )
         peaks = {name: (p.peak_rss_kib(), p.idle_rss_kib) for name, p in services.items()}
     finally:

@@ -17,6 +17,7 @@ class Plan:
     e2e_rates: tuple[int, ...]  # fixed offered rates (leads/s) reported one row each
     e2e_ladder: tuple[int, ...]  # further rates tried for the highest sustained one
     e2e_duration_s: float
+    e2e_drain_s: float  # how long to wait for the last assignments after the last post
     scale_sizes: tuple[int, ...]  # leads pre-seeded for the scale figure (full mode only)
     scale_events: int
 
@@ -25,13 +26,14 @@ QUICK = Plan(
     name="quick",
     repeats=3,
     http_warmup_s=0.5,
-    http_duration_s=2.0,
+    http_duration_s=1.5,
     single_connections=64,
     concurrent_posts=256,
     consumer_events=300,
     e2e_rates=(50, 200),
     e2e_ladder=(),
-    e2e_duration_s=4.0,
+    e2e_duration_s=3.0,
+    e2e_drain_s=5.0,
     scale_sizes=(),
     scale_events=0,
 )
@@ -47,6 +49,7 @@ FULL = Plan(
     e2e_rates=(50, 200, 500),
     e2e_ladder=(100, 300, 400, 600, 800, 1000),
     e2e_duration_s=15.0,
+    e2e_drain_s=15.0,
     scale_sizes=(10_000, 100_000, 1_000_000),
     scale_events=1000,
 )
