@@ -87,6 +87,10 @@ def render(figures: list[Figure], console: Console) -> None:
         texts = figure.texts()
         table.add_row(*(texts[column] for column in COLUMNS))
     console.print(table)
+    console.print("What limits each figure:")
+    for figure in figures:
+        if figure.limited_by:
+            console.print(f"  • {figure.figure}: {figure.limited_by}", highlight=False)
 
 
 def markdown(figures: list[Figure]) -> str:
@@ -94,6 +98,8 @@ def markdown(figures: list[Figure]) -> str:
     for figure in figures:
         texts = figure.texts()
         lines.append("| " + " | ".join(texts[column] for column in COLUMNS) + " |")
+    lines += ["", "What limits each figure:", ""]
+    lines += [f"- {f.figure}: {f.limited_by}" for f in figures if f.limited_by]
     return "\n".join(lines) + "\n"
 
 
