@@ -7,10 +7,12 @@ database transaction committed."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
@@ -19,6 +21,7 @@ from fastapi import FastAPI
 
 from bench.data import FormPost, event_ids, mixed_posts
 from bench.plan import Plan
+from bench.processes import cpu_seconds, run_queue_seconds
 from bench.report import Figure
 from bench.stack import BenchStack
 from bench.stats import median
@@ -31,6 +34,7 @@ from leadpipe.shared.kafka import make_producer
 from leadpipe.shared.runtime import ConsumerRuntime
 
 BATCH = 500  # the consume loop's max_records: the baseline writes batches of the same size
+WARM_UP = 50  # events drained before the measured runs
 Keyed = list[tuple[str, CloudEvent]]
 
 
@@ -47,7 +51,27 @@ async def running(app: FastAPI) -> AsyncIterator[ConsumerRuntime]:
         yield runtime
 
 
-async def drain_rate(runtime: ConsumerRuntime, bootstrap: str, topic: str, events: Keyed) -> float:
+async def warm_up(runtime: ConsumerRuntime, bootstrap: str, topic: str, events: Keyed) -> None:
+    """A first small backlog, not measured: connection pool, statement caches, the first fetch."""
+    await drain_rate(runtime, bootstrap, topic, events)
+
+
+@dataclass
+class Drained:
+    per_s: float
+    cpu_share: float  # of one core, used by this process while draining
+    run_queue_share: float  # of the wall time, spent runnable but waiting for a CPU
+
+
+def limits(runs: Sequence[Drained]) -> str:
+    cpu = median([run.cpu_share for run in runs])
+    waited = median([run.run_queue_share for run in runs])
+    return f"the consumer process ran {cpu:.0%} of a core and waited {waited:.0%} for one"
+
+
+async def drain_rate(
+    runtime: ConsumerRuntime, bootstrap: str, topic: str, events: Keyed
+) -> Drained:
     """Events/s through the consume loop for a backlog of ``events``."""
     consumer = runtime.consumer
     partitions = list(consumer.assignment())
@@ -64,6 +88,8 @@ async def drain_rate(runtime: ConsumerRuntime, bootstrap: str, topic: str, event
     finally:
         await producer.stop()
     goal = runtime.health.processed + len(events)
+    pid = os.getpid()
+    cpu_before, waited_before = cpu_seconds(pid), run_queue_seconds(pid)
     start = time.monotonic()
     consumer.resume(*partitions)
     deadline = start + max(120.0, len(events) / 20)
@@ -74,7 +100,12 @@ async def drain_rate(runtime: ConsumerRuntime, bootstrap: str, topic: str, event
                 f"(last error: {runtime.health.last_error})"
             )
         await asyncio.sleep(0.005)
-    return len(events) / (time.monotonic() - start)
+    wall = time.monotonic() - start
+    return Drained(
+        per_s=len(events) / wall,
+        cpu_share=(cpu_seconds(pid) - cpu_before) / wall,
+        run_queue_share=(run_queue_seconds(pid) - waited_before) / wall,
+    )
 
 
 def inbound_events(posts: Sequence[FormPost], ids: Sequence[str]) -> Keyed:
@@ -225,12 +256,20 @@ async def scoring(stack: BenchStack, plan: Plan, seed: int) -> list[Figure]:
     settings = stack.settings("scoring")
     await create_baseline_tables(stack.dsn)
     samples: dict[str, list[float]] = {"leadpipe": [], "baseline": []}
+    drained: list[Drained] = []
     async with running(create_scoring_app(settings)) as runtime:
+        warm = mixed_posts(seed, "scoring-warm-up", WARM_UP)
+        await warm_up(
+            runtime,
+            stack.kafka_bootstrap,
+            settings.topics.lead_events,
+            inbound_events(warm, event_ids(seed, "scoring-warm-up", WARM_UP)),
+        )
         for repeat in range(plan.repeats):
             stream = f"scoring-{repeat}"
             posts = mixed_posts(seed, stream, plan.consumer_events)
             ids = event_ids(seed, stream, len(posts))
-            samples["leadpipe"].append(
+            drained.append(
                 await drain_rate(
                     runtime,
                     stack.kafka_bootstrap,
@@ -238,6 +277,7 @@ async def scoring(stack: BenchStack, plan: Plan, seed: int) -> list[Figure]:
                     inbound_events(posts, ids),
                 )
             )
+            samples["leadpipe"].append(drained[-1].per_s)
             seconds = await timed_batches(stack.dsn, LEAD_UPSERT, lead_batches(posts, ids))
             samples["baseline"].append(len(posts) / seconds)
     return [
@@ -251,7 +291,8 @@ async def scoring(stack: BenchStack, plan: Plan, seed: int) -> list[Figure]:
             baseline_name=f"raw asyncpg unnest upsert, {BATCH}/transaction",
             target="≥ 0.3",
             limited_by="the service's event loop (CPU): one ORM session per batch of up to "
-            f"{BATCH} events, whose flushes grow with the objects already in the session",
+            f"{BATCH} events, whose flushes grow with the objects already in the session; "
+            + limits(drained),
             samples=samples,
         )
     ]
@@ -262,14 +303,22 @@ async def routing(stack: BenchStack, plan: Plan, seed: int) -> list[Figure]:
     await create_baseline_tables(stack.dsn)
     await seed_reps(stack.dsn)
     samples: dict[str, list[float]] = {"leadpipe": [], "baseline": []}
+    drained: list[Drained] = []
     async with running(create_routing_app(settings)) as runtime:
+        await warm_up(
+            runtime,
+            stack.kafka_bootstrap,
+            settings.topics.stage_changed,
+            stage_changes(seed, "routing-warm-up", WARM_UP),
+        )
         for repeat in range(plan.repeats):
             events = stage_changes(seed, f"routing-{repeat}", plan.consumer_events)
-            samples["leadpipe"].append(
+            drained.append(
                 await drain_rate(
                     runtime, stack.kafka_bootstrap, settings.topics.stage_changed, events
                 )
             )
+            samples["leadpipe"].append(drained[-1].per_s)
             seconds = await timed_batches(stack.dsn, ASSIGNMENT_INSERT, assignment_batches(events))
             samples["baseline"].append(len(events) / seconds)
     return [
@@ -283,7 +332,7 @@ async def routing(stack: BenchStack, plan: Plan, seed: int) -> list[Figure]:
             baseline_name=f"raw asyncpg unnest insert, {BATCH}/transaction",
             target="—",
             limited_by="the service's event loop (CPU): one ORM session per batch; the "
-            "rotation cursor row is locked and updated per assignment",
+            "rotation cursor row is locked and updated per assignment; " + limits(drained),
             samples=samples,
         )
     ]
@@ -352,6 +401,13 @@ async def scale(stack: BenchStack, plan: Plan, seed: int) -> list[Figure]:
     cost: dict[int, list[float]] = {}
     seeded = 0
     async with running(create_scoring_app(settings)) as runtime:
+        warm = mixed_posts(seed, "scale-warm-up", WARM_UP)
+        await warm_up(
+            runtime,
+            stack.kafka_bootstrap,
+            settings.topics.lead_events,
+            inbound_events(warm, event_ids(seed, "scale-warm-up", WARM_UP)),
+        )
         for size in plan.scale_sizes:
             await seed_leads(stack.dsn, seeded, size)
             seeded = size
@@ -359,13 +415,13 @@ async def scale(stack: BenchStack, plan: Plan, seed: int) -> list[Figure]:
             for repeat in range(min(plan.repeats, 3)):
                 stream = f"scale-{size}-{repeat}"
                 posts = scale_posts(seed, stream, plan.scale_events, existing=size)
-                rate = await drain_rate(
+                drained = await drain_rate(
                     runtime,
                     stack.kafka_bootstrap,
                     settings.topics.lead_events,
                     inbound_events(posts, event_ids(seed, stream, len(posts))),
                 )
-                cost[size].append(1e6 / rate)
+                cost[size].append(1e6 / drained.per_s)
     smallest = plan.scale_sizes[0]
     return [
         Figure(

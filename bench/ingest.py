@@ -35,10 +35,11 @@ async def closed_loop(
         "posts": {"kind": "mixed", "seed": seed, "stream": "ingest", "count": POST_POOL},
     }
     cpu_before, wall_before = target.cpu_seconds(), time.monotonic()
+    waited_before = target.run_queue_seconds()
     result = await run_loadgen(spec, work_dir, label)
-    result["server_cpu_share"] = (target.cpu_seconds() - cpu_before) / (
-        time.monotonic() - wall_before
-    )
+    wall = time.monotonic() - wall_before
+    result["server_cpu_share"] = (target.cpu_seconds() - cpu_before) / wall
+    result["server_run_queue_share"] = (target.run_queue_seconds() - waited_before) / wall
     return result
 
 
@@ -125,8 +126,12 @@ async def run(
     def shares(figure: str, side: str) -> str:
         runs = [c for c in checks if c["figure"] == figure and c["side"] == side]
         server = median([c["server_cpu_share"] for c in runs])
+        waited = median([c["server_run_queue_share"] for c in runs])
         generator = max(c["generator_cpu_share"] for c in runs)
-        return f"{side} server {server:.0%} of a core, generator ≤ {generator:.0%}"
+        return (
+            f"{side} server ran {server:.0%} of a core and waited {waited:.0%} for one, "
+            f"generator ≤ {generator:.0%}"
+        )
 
     single_limit = (
         "server CPU in one uvicorn process (FastAPI, validation, envelope, awaiting the "

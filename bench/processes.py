@@ -40,6 +40,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def run_queue_seconds(pid: int) -> float:
+    """Time the process's threads were runnable but waiting for a CPU (schedstat): on a machine
+    shared with other work, this tells CPU starvation from the process's own slowness."""
+    waited = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            waited += int((task / "schedstat").read_text().split()[1])
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue  # a thread that ended meanwhile
+    return waited / 1e9
+
+
 @dataclass
 class Process:
     name: str
@@ -61,6 +73,9 @@ class Process:
 
     def cpu_seconds(self) -> float:
         return cpu_seconds(self.popen.pid)
+
+    def run_queue_seconds(self) -> float:
+        return run_queue_seconds(self.popen.pid)
 
     def wait_ready(self, timeout_s: float = 90.0) -> None:
         deadline = time.monotonic() + timeout_s
