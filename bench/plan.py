@@ -18,6 +18,7 @@ class Plan:
     e2e_ladder: tuple[int, ...]  # further rates tried for the highest sustained one
     e2e_duration_s: float
     e2e_drain_s: float  # how long to wait for the last assignments after the last post
+    e2e_settle_s: float  # how long a backlog from the rate before may take to clear
     scale_sizes: tuple[int, ...]  # leads pre-seeded for the scale figure (full mode only)
     scale_events: int
 
@@ -34,6 +35,7 @@ QUICK = Plan(
     e2e_ladder=(),
     e2e_duration_s=3.0,
     e2e_drain_s=5.0,
+    e2e_settle_s=20.0,
     scale_sizes=(),
     scale_events=0,
 )
@@ -50,6 +52,7 @@ FULL = Plan(
     e2e_ladder=(100, 300, 400, 600, 800, 1000),
     e2e_duration_s=15.0,
     e2e_drain_s=15.0,
+    e2e_settle_s=60.0,
     scale_sizes=(10_000, 100_000, 1_000_000),
     scale_events=1000,
 )
