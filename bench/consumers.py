@@ -66,7 +66,11 @@ class Drained:
 def limits(runs: Sequence[Drained]) -> str:
     cpu = median([run.cpu_share for run in runs])
     waited = median([run.run_queue_share for run in runs])
-    return f"the consumer process ran {cpu:.0%} of a core and waited {waited:.0%} for one"
+    per_event_ms = median([run.cpu_share / run.per_s * 1000 for run in runs])
+    return (
+        f"the consumer process ran {cpu:.0%} of a core ({per_event_ms:.1f} ms CPU per event) "
+        f"and waited {waited:.0%} for one"
+    )
 
 
 async def drain_rate(
@@ -290,9 +294,9 @@ async def scoring(stack: BenchStack, plan: Plan, seed: int) -> list[Figure]:
             baseline=median(samples["baseline"]),
             baseline_name=f"raw asyncpg unnest upsert, {BATCH}/transaction",
             target="≥ 0.3",
-            limited_by="the service's event loop (CPU): one ORM session per batch of up to "
-            f"{BATCH} events, whose flushes grow with the objects already in the session; "
-            + limits(drained),
+            limited_by="the service's one event loop (CPU): per event about 8 ORM statements "
+            "(processed id, lead lock, lead, score and stage changes, outbox), each one "
+            "SQLAlchemy unit-of-work and asyncpg round trip; " + limits(drained),
             samples=samples,
         )
     ]
@@ -331,8 +335,9 @@ async def routing(stack: BenchStack, plan: Plan, seed: int) -> list[Figure]:
             baseline=median(samples["baseline"]),
             baseline_name=f"raw asyncpg unnest insert, {BATCH}/transaction",
             target="—",
-            limited_by="the service's event loop (CPU): one ORM session per batch; the "
-            "rotation cursor row is locked and updated per assignment; " + limits(drained),
+            limited_by="the service's one event loop (CPU): per assignment the processed id, "
+            "the rotation cursor (locked, updated), the reps, the assignment and the outbox "
+            "row through the ORM; " + limits(drained),
             samples=samples,
         )
     ]

@@ -106,6 +106,9 @@ async def offer(
         for key, t_send in accepted
     ]
     answers = [t_done - t_send for _, t_send, t_done, _ in sent["requests"]]
+    statuses: dict[str, int] = {}
+    for *_, status in sent["requests"]:
+        statuses[str(status)] = statuses.get(str(status), 0) + 1  # 0: no answer
     p50, p95, p99 = (percentile(latencies, q) if latencies else math.inf for q in (50, 95, 99))
     sustained = (
         len(accepted) == count and sent["achieved_per_s"] >= 0.95 * rate and p99 < P99_LIMIT_S
@@ -115,6 +118,7 @@ async def offer(
         "achieved_per_s": sent["achieved_per_s"],
         "sent": count,
         "accepted": len(accepted),
+        "statuses": statuses,
         "routed": sum(1 for latency in latencies if math.isfinite(latency)),
         "p50_ms": p50 * 1000,
         "p95_ms": p95 * 1000,
@@ -205,6 +209,11 @@ async def run(
                 leadpipe_text=f"p50 {_ms(r['p50_ms'], r['drain_s'])} / "
                 f"p95 {_ms(r['p95_ms'], r['drain_s'])} / p99 {_ms(r['p99_ms'], r['drain_s'])} ms "
                 f"({r['routed']}/{r['sent']} routed in time"
+                + (
+                    f"; {r['sent'] - r['accepted']} not accepted"
+                    if r["accepted"] < r["sent"]
+                    else ""
+                )
                 + (f"; began {r['backlog_at_start']} behind" if r["backlog_at_start"] else "")
                 + ")",
                 target="p99 < 1 s at 200/s, p50 < 50 ms",
