@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from leadpipe.cli import dlq, erase, leads, reps, rules, tokens
+from leadpipe.cli.bench import app as bench_app
 from leadpipe.cli.config import load_environment
 from leadpipe.cli.demo import print_result, run_demo
 from leadpipe.cli.services import service_status, start_services, stop_services
@@ -31,6 +32,7 @@ app.add_typer(reps.app, name="reps")
 app.add_typer(tokens.app, name="token")
 app.command("erase")(erase.erase)
 app.add_typer(sources_app, name="source")
+app.add_typer(bench_app, name="bench")
 console = Console()
 
 
