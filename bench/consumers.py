@@ -163,10 +163,10 @@ async def timed_batches(dsn: str, statement: str, batches: Sequence[Sequence[obj
 
 LEAD_UPSERT = """
 INSERT INTO bench.leads (id, lead_key, email, first_name, last_name, company, title, country,
-    industry, company_size, stage, fit, engagement, qualification, budget, authority,
+    industry, company_size, stage, fit, engagement, qualification, answers,
     hand_raiser, rules_version, source)
-SELECT id, key, key, fn, ln, co, ti, cn, ind, size, 'lead', 0, 10, 0, bu, 'unknown',
-    false, 'baseline', 'bench'
+SELECT id, key, key, fn, ln, co, ti, cn, ind, size, 'lead', 0, 10, 0,
+    jsonb_build_object('budget', bu), false, 'baseline', 'bench'
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
     $8::text[], $9::int[], $10::text[]) AS t(id, key, fn, ln, co, ti, cn, ind, size, bu)
 ON CONFLICT (lead_key) DO UPDATE SET title = EXCLUDED.title, company = EXCLUDED.company,
@@ -355,8 +355,6 @@ SEED_COLUMNS = (
     "fit",
     "engagement",
     "qualification",
-    "budget",
-    "authority",
     "hand_raiser",
     "rules_version",
     "source",
@@ -378,10 +376,8 @@ async def seed_leads(dsn: str, start: int, stop: int) -> None:
             0,
             10,
             0,
-            "unknown",
-            "unknown",
             False,
-            "first-rules-1",
+            "seeded",
             "seed",
         )
         for i in range(start, stop)
