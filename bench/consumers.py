@@ -335,8 +335,9 @@ async def routing(stack: BenchStack, plan: Plan, seed: int) -> list[Figure]:
             baseline_name=f"raw asyncpg unnest insert, {BATCH}/transaction",
             target="—",
             limited_by="the service's one event loop (CPU): per assignment the processed id, "
-            "the rotation cursor (locked, updated), the reps, the assignment and the outbox "
-            "row through the ORM; " + limits(drained),
+            "the lead's open assignments, the rotation cursor (locked, upserted), the "
+            "assignment and the outbox row through the ORM (reps, rules and capacity counts "
+            "are read once per batch); " + limits(drained),
             samples=samples,
         )
     ]

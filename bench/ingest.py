@@ -134,8 +134,8 @@ async def run(
         )
 
     single_limit = (
-        "server CPU in one uvicorn process (FastAPI, validation, envelope, awaiting the "
-        f"Kafka ack, JSON access log): {shares('single', 'leadpipe')}; "
+        "server CPU in one uvicorn process (FastAPI, source lookup and rate limit, "
+        f"validation, envelope, metrics, awaiting the Kafka ack): {shares('single', 'leadpipe')}; "
         f"{shares('single', 'baseline')}"
     )
     many_limit = f"ingest's one event loop, as above: {shares('many', 'leadpipe')}"

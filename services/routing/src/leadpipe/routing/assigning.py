@@ -136,6 +136,8 @@ async def record(
         created_at=now,
     )
     session.add(assignment)
+    if rep is not None:
+        repository.opened(session, rep.id)
     previous_rep = rep_rows.get(previous.rep_id) if previous and previous.rep_id else None
     await emit(
         session,
@@ -185,6 +187,13 @@ async def emit(
         previous_rep=rep_ref(previous_rep) if previous_rep is not None else None,
     )
     await enqueue(session, outbox, config.topics.routed, assignment.lead_key, wrap(routed, SOURCE))
+
+
+def release(session: AsyncSession, assignment: AssignmentRow, reason: str, now: datetime) -> None:
+    """Close an assignment and give its rep the capacity back."""
+    if assignment.status == "open":
+        repository.released(session, assignment)
+    close(assignment, reason, now)
 
 
 def close(assignment: AssignmentRow, reason: str, now: datetime) -> None:

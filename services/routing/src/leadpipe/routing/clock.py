@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadpipe.routing.adapters import repository
 from leadpipe.routing.adapters.orm import AssignmentRow
-from leadpipe.routing.assigning import RoutingConfig, close, emit, plan, record
+from leadpipe.routing.assigning import RoutingConfig, emit, plan, record, release
 from leadpipe.routing.domain.reps import Role
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ async def breach_due_slas(
         lead = repository.lead_from_json(assignment.lead)
         breaching = reps.get(assignment.rep_id or "")
         assignment.sla_state = "breached"
-        close(assignment, "SLA breached", now)
+        release(session, assignment, "SLA breached", now)
         await emit(
             session,
             config,
@@ -118,7 +118,7 @@ async def assign_queued(
         decision, rep_rows = await plan(session, lead, _role(waiting), now)
         if decision.kind != "assigned":
             continue
-        close(waiting, "assigned from the fallback queue", now)
+        release(session, waiting, "assigned from the fallback queue", now)
         await record(
             session,
             config,

@@ -16,7 +16,7 @@ from leadpipe.routing.adapters.orm import (
     ProcessedEventRow,
     outbox,
 )
-from leadpipe.routing.assigning import RoutingConfig, close, plan, record
+from leadpipe.routing.assigning import RoutingConfig, plan, record, release
 from leadpipe.routing.domain.reps import LeadProfile
 from leadpipe.shared.events import InboundEvent, LeadErased, StageChanged
 
@@ -74,7 +74,7 @@ async def handle_stage_changed(
     if role is not None and any(a.role == role for a in current):
         return
     for assignment in current:
-        close(assignment, f"lead moved to {event.to_stage.value}", now)
+        release(session, assignment, f"lead moved to {event.to_stage.value}", now)
     if role is None:
         return
     lead = profile_of(event)
@@ -144,7 +144,7 @@ async def handle_erased(
     keys = {assignment.lead_key for assignment in assignments}
     for assignment in assignments:
         if assignment.status == "open":
-            close(assignment, "the person's data was erased on request", now)
+            release(session, assignment, "the person's data was erased on request", now)
         assignment.lead_key = f"erased:{event.lead_id}"
         assignment.lead = {
             name: value for name, value in assignment.lead.items() if name in KEPT_ON_ERASURE
