@@ -232,10 +232,10 @@ async def inject_faults(
         faults.append((fault, time.monotonic() - started))
 
 
-async def readiness_fails(service: ServiceProcess, timeout_s: float = 15.0) -> bool:
+async def readiness_fails(service: ServiceProcess, timeout_s: float = 20.0) -> bool:
     """Whether the service's /readyz turns 503 while a dependency is down."""
     deadline = time.monotonic() + timeout_s
-    async with httpx.AsyncClient(timeout=5) as client:
+    async with httpx.AsyncClient(timeout=10) as client:
         while time.monotonic() < deadline:
             try:
                 if (await client.get(f"{service.url}/readyz")).status_code == 503:

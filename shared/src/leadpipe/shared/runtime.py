@@ -45,20 +45,30 @@ class ConsumerRuntime:
     tasks: list[asyncio.Task[None]]
 
     async def readiness(self) -> dict[str, bool]:
-        database = kafka = True
+        """Answers within about two seconds even when a dependency hangs: the checks run
+        side by side, each bounded."""
+        database, kafka, lag = await asyncio.gather(
+            self._database_answers(), self._kafka_answers(), self._lag()
+        )
+        loops = all(not task.done() for task in self.tasks)
+        moving = self.health.healthy() and not self.health.stuck(lag)
+        return {"database": database, "kafka": kafka, "consumer": loops and moving}
+
+    async def _database_answers(self) -> bool:
         try:
             async with asyncio.timeout(2.0), self.engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
         except Exception:
-            database = False
+            return False
+        return True
+
+    async def _kafka_answers(self) -> bool:
         try:
             async with asyncio.timeout(2.0):
                 await self.consumer.topics()  # a metadata round trip to the brokers
         except Exception:
-            kafka = False
-        loops = all(not task.done() for task in self.tasks)
-        moving = self.health.healthy() and not self.health.stuck(await self._lag())
-        return {"database": database, "kafka": kafka, "consumer": loops and moving}
+            return False
+        return True
 
     async def _lag(self) -> int:
         """Records between this consumer's positions and the high-water marks it last saw."""
