@@ -221,6 +221,8 @@ async def inject_faults(
             service.start()
         elif fault == "restart kafka":
             kafka_only = dataclasses.replace(stack, with_postgres=False)
+            # Watch a service that is up (it may still be restarting from the last kill).
+            await all_ready({"scoring": services["scoring"]}, timeout_s=60)
             await asyncio.to_thread(kafka_only.down, lambda _: None)
             noticed = await readiness_fails(services["scoring"])
             await asyncio.to_thread(kafka_only.up, lambda _: None)
