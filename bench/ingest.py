@@ -155,7 +155,7 @@ async def run(
         Figure(
             id="ingest.concurrent_posts",
             figure=f"ingest events/s, {plan.concurrent_posts} concurrent single-event posts "
-            "(no batch endpoint on this branch)",
+            "(the Segment /v1/batch endpoint is not measured yet)",
             unit="ev/s",
             leadpipe=median(many["leadpipe"]),
             baseline=median(many["baseline"]),
