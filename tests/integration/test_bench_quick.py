@@ -24,6 +24,7 @@ pytestmark = pytest.mark.integration
 EXPECTED_FIGURES = {
     "ingest.single_event",
     "ingest.concurrent_posts",
+    "ingest.batched",
     "rss.ingest",
     "scoring.events",
     "routing.assignments",
@@ -78,6 +79,7 @@ def test_quick_run_writes_every_figure_beside_its_baseline(quick_run: dict[str, 
             assert figure["ratio"] == pytest.approx(figure["leadpipe"] / figure["baseline"])
     for throughput in (
         "ingest.single_event",
+        "ingest.batched",
         "scoring.events",
         "routing.assignments",
         "whatif.replay",
