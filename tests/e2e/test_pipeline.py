@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,16 +16,14 @@ from rich.console import Console
 
 from leadpipe.cli.demo import DEMO_REPS, print_result, run_demo
 from leadpipe.cli.tokens import add_token
-from leadpipe.localstack.processes import free_port
-from leadpipe.localstack.repo import repo_root
 from leadpipe.shared.auth import Scope, issue_token
 from leadpipe.shared.envelope import from_record, unwrap
 from leadpipe.shared.events import LeadRouted
 from leadpipe.shared.settings import Settings
 from tests.integration.kafka_helpers import TopicReader, keyed
+from tests.service_processes import service_processes
 
 pytestmark = pytest.mark.e2e
-SERVICES = ("scoring", "routing", "ingest")
 
 
 @dataclass(frozen=True)
@@ -40,61 +36,24 @@ class RunningPipeline:
         return f"http://127.0.0.1:{getattr(self.settings, f'{service}_port')}"
 
 
-def _wait_ready(
-    url: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float = 90
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"{url} exited:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"{url} not ready in {timeout_s} s:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def pipeline(
     settings: Settings, api_headers: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningPipeline]:
-    ports = {"ingest": free_port(), "scoring": free_port(), "routing": free_port()}
-    configured = settings.model_copy(update={f"{name}_port": port for name, port in ports.items()})
-    env = dict(os.environ)
-    env.update(
-        {
-            "LEADPIPE_KAFKA_BOOTSTRAP": configured.kafka_bootstrap,
-            "LEADPIPE_DATABASE_URL": configured.database_url,
-            "LEADPIPE_TOPIC_PREFIX": configured.topic_prefix,
-            **{f"LEADPIPE_{name.upper()}_PORT": str(port) for name, port in ports.items()},
-        }
+    services = service_processes(settings, tmp_path_factory.mktemp("service-logs"))
+    configured = settings.model_copy(
+        update={f"{name}_port": service.port for name, service in services.items()}
     )
-    logs_dir = tmp_path_factory.mktemp("service-logs")
-    processes: dict[str, subprocess.Popen[bytes]] = {}
-    logs = {name: logs_dir / f"{name}.log" for name in SERVICES}
     try:
-        for name in SERVICES:
-            with logs[name].open("wb") as log:
-                processes[name] = subprocess.Popen(
-                    [sys.executable, "-m", f"leadpipe.{name}.main"],
-                    cwd=repo_root(),
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-        for name in SERVICES:
-            _wait_ready(f"http://127.0.0.1:{ports[name]}", processes[name], logs[name])
+        for service in services.values():
+            service.start()
+        for service in services.values():
+            service.wait_ready()
+        logs = {name: service.log_file for name, service in services.items()}
         yield RunningPipeline(configured, logs, api_headers)
     finally:
-        for process in processes.values():
-            process.terminate()
-        for process in processes.values():
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        for service in services.values():
+            service.stop()
 
 
 async def _ensure_reps(pipeline: RunningPipeline) -> None:
