@@ -32,7 +32,7 @@ from leadpipe.shared.auth import Scope, issue_token
 from leadpipe.shared.db import make_engine
 from leadpipe.shared.envelope import from_record, unwrap
 from leadpipe.shared.events import InboundEvent
-from leadpipe.shared.kafka import start_tail_reader
+from leadpipe.shared.kafka import records_to_end
 from leadpipe.shared.records import Record
 from leadpipe.shared.settings import Settings
 from tests.infrastructure import local_stack
@@ -320,17 +320,7 @@ async def wait_until_settled(engine: AsyncEngine, load: Load, timeout_s: float) 
 
 async def whole_topic(settings: Settings, topic: str) -> list[Record]:
     """Every record on ``topic``, in offset order per partition."""
-    reader = await start_tail_reader(settings.kafka_bootstrap, topic, from_beginning=True)
-    try:
-        partitions = sorted(reader.assignment())
-        ends = await reader.end_offsets(partitions)
-        seen: list[Record] = []
-        while any([await reader.position(tp) < ends[tp] for tp in partitions]):
-            for tp, records in (await reader.getmany(timeout_ms=500)).items():
-                seen += [r for r in records if r.offset < ends[tp]]
-        return seen
-    finally:
-        await reader.stop()
+    return [record async for record in records_to_end(settings.kafka_bootstrap, topic)]
 
 
 async def routed_events(settings: Settings) -> list[tuple[bytes | None, str]]:

@@ -4,9 +4,6 @@ row locks."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -17,31 +14,16 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from leadpipe.localstack.processes import free_port
-from leadpipe.localstack.repo import repo_root
 from leadpipe.shared.envelope import from_record, unwrap, wrap
 from leadpipe.shared.events import LeadRouted
 from leadpipe.shared.kafka import make_producer, publish
 from leadpipe.shared.settings import Settings
 from tests.integration.kafka_helpers import TopicReader
 from tests.integration.routing_helpers import became_sql, clean_routing
+from tests.service_processes import service_processes
 
 pytestmark = pytest.mark.integration
 LEADS = 30
-
-
-def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"routing exited:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"routing not ready:\n{log.read_text()[-3000:]}")
 
 
 @pytest.fixture
@@ -50,38 +32,19 @@ def two_routers(settings: Settings, tmp_path: Path) -> Iterator[tuple[Settings, 
     fresh = settings.model_copy(
         update={"topic_prefix": f"{settings.topic_prefix}fair{uuid.uuid4().hex[:6]}."}
     )
-    env = {
-        **os.environ,
-        "LEADPIPE_KAFKA_BOOTSTRAP": fresh.kafka_bootstrap,
-        "LEADPIPE_DATABASE_URL": fresh.database_url,
-        "LEADPIPE_TOPIC_PREFIX": fresh.topic_prefix,
-    }
-    processes: list[subprocess.Popen[bytes]] = []
-    urls: list[str] = []
+    routers = []
+    for index in range(2):
+        logs = tmp_path / f"routing-{index}"
+        logs.mkdir()
+        routers.append(service_processes(fresh, logs)["routing"])
     try:
-        for index in range(2):
-            port = free_port()
-            log = tmp_path / f"routing-{index}.log"
-            with log.open("wb") as out:
-                process = subprocess.Popen(
-                    [sys.executable, "-m", "leadpipe.routing.main"],
-                    cwd=repo_root(),
-                    env={**env, "LEADPIPE_ROUTING_PORT": str(port)},
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                )
-            processes.append(process)
-            urls.append(f"http://127.0.0.1:{port}")
-            _wait_ready(urls[-1], process, log)
-        yield fresh, urls
+        for router in routers:
+            router.start()
+            router.wait_ready()
+        yield fresh, [router.url for router in routers]
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        for router in routers:
+            router.stop()
 
 
 async def test_two_instances_give_the_distribution_of_one(

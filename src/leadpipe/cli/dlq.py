@@ -12,7 +12,7 @@ from rich.table import Table
 
 from leadpipe.cli.config import load_environment
 from leadpipe.shared.dead_letters import original_headers
-from leadpipe.shared.kafka import make_producer, start_tail_reader
+from leadpipe.shared.kafka import make_producer, records_to_end
 from leadpipe.shared.settings import Settings
 
 app = typer.Typer(help="Dead-lettered events (lead.events.dlq.v1).", no_args_is_help=True)
@@ -33,27 +33,10 @@ class DeadLetter:
 
 async def read_all(settings: Settings) -> list[DeadLetter]:
     """Every dead letter still on the topic, oldest first per partition."""
-    consumer = await start_tail_reader(
-        settings.kafka_bootstrap, settings.topics.lead_events_dlq, from_beginning=True
-    )
-    try:
-        partitions = sorted(consumer.assignment())
-        ends = await consumer.end_offsets(partitions)
-        letters: list[DeadLetter] = []
-
-        async def behind() -> bool:
-            return any([await consumer.position(tp) < ends[tp] for tp in partitions])
-
-        while await behind():
-            for tp, records in (await consumer.getmany(timeout_ms=500)).items():
-                letters += [
-                    DeadLetter(r.offset, tp.partition, r.key, r.value, list(r.headers))
-                    for r in records
-                    if r.offset < ends[tp]
-                ]
-        return letters
-    finally:
-        await consumer.stop()
+    return [
+        DeadLetter(r.offset, r.partition, r.key, r.value, list(r.headers))
+        async for r in records_to_end(settings.kafka_bootstrap, settings.topics.lead_events_dlq)
+    ]
 
 
 async def replay(settings: Settings, letters: list[DeadLetter]) -> int:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import suppress
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.structs import RecordMetadata
@@ -119,3 +119,28 @@ async def start_tail_reader(
         await consumer.stop()
         raise
     return consumer
+
+
+async def records_to_end(
+    bootstrap: str, topic: str, *, resume_at: Mapping[int, int] | None = None
+) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
+    """Every record on ``topic`` from ``resume_at`` (offset per partition; the beginning
+    where absent) up to the end the topic had when reading began, in offset order per
+    partition. For tools that inspect a topic, not for consuming it."""
+    reader = await start_tail_reader(bootstrap, topic, from_beginning=True)
+    try:
+        partitions = sorted(reader.assignment())
+        ends = await reader.end_offsets(partitions)
+        for tp in partitions:
+            if resume_at and tp.partition in resume_at:
+                reader.seek(tp, resume_at[tp.partition])
+        while True:
+            behind = [tp for tp in partitions if await reader.position(tp) < ends[tp]]
+            if not behind:
+                return
+            for tp, records in (await reader.getmany(*behind, timeout_ms=500)).items():
+                for record in records:
+                    if record.offset < ends[tp]:
+                        yield record
+    finally:
+        await reader.stop()

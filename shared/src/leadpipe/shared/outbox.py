@@ -43,7 +43,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadpipe.shared.envelope import CloudEvent
-from leadpipe.shared.kafka import start_tail_reader
+from leadpipe.shared.kafka import records_to_end
 
 log = logging.getLogger(__name__)
 
@@ -206,26 +206,10 @@ class OutboxRelay:
     ) -> AsyncIterator[tuple[str, int, int]]:
         """(event id, partition, offset) of each record on ``topic`` from ``resume_at`` (per
         partition; the beginning where absent) to the current end."""
-        reader = await start_tail_reader(self._bootstrap, topic, from_beginning=True)
-        try:
-            partitions = sorted(reader.assignment())
-            ends = await reader.end_offsets(partitions)
-            for tp in partitions:
-                if tp.partition in resume_at:
-                    reader.seek(tp, resume_at[tp.partition])
-            while True:
-                behind = [tp for tp in partitions if await reader.position(tp) < ends[tp]]
-                if not behind:
-                    return
-                for tp, records in (await reader.getmany(*behind, timeout_ms=500)).items():
-                    for record in records:
-                        if record.offset >= ends[tp]:
-                            continue
-                        headers = dict(record.headers)
-                        if "ce_id" in headers:
-                            yield headers["ce_id"].decode(), tp.partition, record.offset
-        finally:
-            await reader.stop()
+        async for record in records_to_end(self._bootstrap, topic, resume_at=resume_at):
+            headers = dict(record.headers)
+            if "ce_id" in headers:
+                yield headers["ce_id"].decode(), record.partition, record.offset
 
     async def _mark_published(
         self, session: AsyncSession, placed: list[tuple[int, int, int]]
