@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 Grade = Literal["A", "B", "C"]
@@ -17,6 +18,9 @@ FIT_ATTRIBUTES = (
     "revenue",
     "language",
 )
+# Distinct (attribute, value) pairs whose fit verdict is remembered per rules version; past
+# this many the memo starts over, so free-text titles cannot grow it without bound.
+FIT_MEMO_SIZE = 65_536
 
 
 def _norm(text: str) -> str:
@@ -49,6 +53,15 @@ class FitRule:
         if self.contains_any:
             return any(word in text for word in self.contains_any)
         return text in self.equals_any
+
+
+@dataclass(frozen=True)
+class FitPart:
+    """What one attribute adds to fit, and why."""
+
+    attribute: str
+    points: int
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -99,6 +112,11 @@ class Criterion:
     form_field: str | None = None
     confirmed_by_title: tuple[str, ...] = ()
 
+    @cached_property
+    def title_words(self) -> tuple[str, ...]:
+        """``confirmed_by_title`` casefolded once, for matching titles on every event."""
+        return tuple(word.casefold() for word in self.confirmed_by_title)
+
 
 @dataclass(frozen=True)
 class GradeBand:
@@ -129,3 +147,38 @@ class Rules:
 
     def criterion(self, key: str) -> Criterion | None:
         return next((c for c in self.criteria if c.key == key), None)
+
+    @cached_property
+    def signals_by_event(self) -> dict[str, tuple[Signal, ...]]:
+        """The signals of each event name, in file order: an event is only checked against
+        the signals that name it."""
+        grouped: dict[str, list[Signal]] = {}
+        for signal in self.signals:
+            grouped.setdefault(signal.event, []).append(signal)
+        return {event: tuple(signals) for event, signals in grouped.items()}
+
+    @cached_property
+    def _fit_memo(self) -> dict[tuple[str, str | int], FitPart | None]:
+        return {}
+
+    def fit_part(self, attribute: str, value: str | int) -> FitPart | None:
+        """The part the first matching rule of ``attribute`` gives ``value``, if any.
+
+        Remembered per value: a lead's title, size and country come back with each of its
+        events, and the same few values recur across leads."""
+        memo = self._fit_memo
+        key = (attribute, value)
+        if key in memo:
+            return memo[key]
+        part = next(
+            (
+                FitPart(attribute, rule.points, f"{rule.reason} ('{value}')")
+                for rule in self.fit.get(attribute, ())
+                if rule.matches(value)
+            ),
+            None,
+        )
+        if len(memo) >= FIT_MEMO_SIZE:
+            memo.clear()
+        memo[key] = part
+        return part
