@@ -24,8 +24,13 @@ async def driver_connection(session: AsyncSession) -> Any:
     """The asyncpg connection under ``session``, inside the session's transaction: statements
     sent on it commit or roll back with everything else the session does."""
     connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    return raw.driver_connection
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    if not driver.is_in_transaction():
+        # SQLAlchemy sends BEGIN with the session's first statement, not at session.begin().
+        await connection.exec_driver_sql("SELECT 1")
+    assert driver.is_in_transaction(), "the session must be inside session.begin()"
+    return driver
 
 
 def table_of(mapped: type[DeclarativeBase]) -> Table:

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import JsonValue
 
 from leadpipe.scoring.domain.engagement import CategoryPoints, clamp, points
-from leadpipe.scoring.domain.fit import fit_parts, fit_score
+from leadpipe.scoring.domain.fit import FitPart, fit_parts, fit_score
 from leadpipe.scoring.domain.lifecycle import RANK, Transition, TransitionRefused, transition
 from leadpipe.scoring.domain.qualification import answer_of, qualification_score
 from leadpipe.scoring.domain.rules import FIT_ATTRIBUTES, Answer, Rules, Signal
@@ -110,7 +110,12 @@ def fit_changes(
     """One change per attribute whose fit part differs between two profiles."""
     if before == profile:
         return []
-    old, new = fit_parts(before, rules), fit_parts(profile, rules)
+    return _fit_changes(fit_parts(before, rules), fit_parts(profile, rules), rules)
+
+
+def _fit_changes(
+    old: Mapping[str, FitPart], new: Mapping[str, FitPart], rules: Rules
+) -> list[ScoreChange]:
     changes = []
     for attribute in rules.fit:
         was = old[attribute].points if attribute in old else 0
@@ -179,24 +184,23 @@ def _answers(
     raw_answers = fields.get("answers")
     given = raw_answers if isinstance(raw_answers, dict) else {}
     title = profile.get("title")
-    folded_title = title.casefold() if isinstance(title, str) else None
     for criterion in rules.criteria:
-        how = "on the form"
+        before = answers.get(criterion.key, "unknown")
         stated: Answer | None = None
         if by_sales:
             stated = answer_of(given.get(criterion.key, fields.get(criterion.key)))
             how = "by sales"
-        elif criterion.form_field is not None:
-            stated = answer_of(fields.get(criterion.form_field))
+        else:
+            if criterion.form_field is not None:
+                stated = answer_of(fields.get(criterion.form_field))
+            how = "on the form"
         if (
             stated is None
-            and folded_title is not None
-            and criterion.title_words
-            and answers.get(criterion.key, "unknown") == "unknown"
-            and any(word in folded_title for word in criterion.title_words)
+            and before == "unknown"
+            and isinstance(title, str)
+            and criterion.confirmed_by(title)
         ):
             stated, how = "yes", f"by title '{title}'"
-        before = answers.get(criterion.key, "unknown")
         if stated is None or stated == before:
             continue
         answers[criterion.key] = stated
@@ -238,7 +242,9 @@ def apply_event(state: LeadState, event: InboundEvent, rules: Rules) -> Outcome:
     at = event.occurred_at
     fields = _fields(event)
     profile = _profile(state.profile, fields)
-    changes = fit_changes(state.profile, profile, rules)
+    parts = fit_parts(profile, rules)
+    unchanged = profile == state.profile
+    changes = [] if unchanged else _fit_changes(fit_parts(state.profile, rules), parts, rules)
     signals = _signals(event, fields, rules)
     engagement, engagement_changes = _engagement(state, signals, at, rules)
     answers, answer_changes = _answers(state, event, fields, profile, rules)
@@ -260,7 +266,7 @@ def apply_event(state: LeadState, event: InboundEvent, rules: Rules) -> Outcome:
         else:
             moves.to(target, f"{what}: {why}" if why else what)
     else:
-        _automatic(moves, profile, engagement, answers, hand_raised, signals, rules)
+        _automatic(moves, fit_score(parts), engagement, answers, hand_raised, signals, rules)
     after = LeadState(
         stage=moves.stage,
         profile=profile,
@@ -279,7 +285,7 @@ def apply_event(state: LeadState, event: InboundEvent, rules: Rules) -> Outcome:
 
 def _automatic(
     moves: _Moves,
-    profile: Mapping[str, str | int],
+    fit: int,
     held: Mapping[str, CategoryPoints],
     answers: Mapping[str, Answer],
     hand_raised: bool,
@@ -292,7 +298,6 @@ def _automatic(
     when sales disqualified it, so crossing a threshold with them again means nothing new."""
     if moves.stage == Stage.DISQUALIFIED and not hand_raised:
         return
-    fit = fit_score(fit_parts(profile, rules))
     engagement = sum(points(c.value) for c in held.values())
     qualification = qualification_score(answers, rules)
     stage = moves.stage or Stage.LEAD

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Literal
+from typing import Literal, TypeVar
 
 Grade = Literal["A", "B", "C"]
 Temperature = Literal["cold", "warm", "hot"]
@@ -18,13 +19,25 @@ FIT_ATTRIBUTES = (
     "revenue",
     "language",
 )
-# Distinct (attribute, value) pairs whose fit verdict is remembered per rules version; past
-# this many the memo starts over, so free-text titles cannot grow it without bound.
-FIT_MEMO_SIZE = 65_536
+# Verdicts on event and profile values are remembered per rule: the same form ids, titles
+# and countries come back on event after event. Past this many distinct values a memo starts
+# over, so free text (titles, URLs) cannot grow it without bound.
+MEMO_SIZE = 65_536
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 
 def _norm(text: str) -> str:
     return " ".join(text.casefold().split())
+
+
+def _remembered(memo: dict[K, V], key: K, decide: Callable[[K], V]) -> V:
+    if key in memo:
+        return memo[key]
+    if len(memo) >= MEMO_SIZE:
+        memo.clear()
+    verdict = memo[key] = decide(key)
+    return verdict
 
 
 @dataclass(frozen=True)
@@ -76,10 +89,19 @@ class Condition:
         object.__setattr__(self, "any_of", tuple(_norm(w) for w in self.any_of))
         object.__setattr__(self, "contains", tuple(_norm(w) for w in self.contains))
 
+    @cached_property
+    def _verdicts(self) -> dict[str, bool]:
+        return {}
+
     def holds(self, value: object) -> bool:
+        if isinstance(value, str):
+            return _remembered(self._verdicts, value, self._holds)
         if value is None or isinstance(value, dict | list):
             return False
-        text = _norm(str(value))
+        return self._holds(str(value))
+
+    def _holds(self, value: str) -> bool:
+        text = _norm(value)
         if self.any_of:
             return text in self.any_of
         return any(word in text for word in self.contains)
@@ -113,9 +135,22 @@ class Criterion:
     confirmed_by_title: tuple[str, ...] = ()
 
     @cached_property
-    def title_words(self) -> tuple[str, ...]:
-        """``confirmed_by_title`` casefolded once, for matching titles on every event."""
+    def _title_words(self) -> tuple[str, ...]:
         return tuple(word.casefold() for word in self.confirmed_by_title)
+
+    @cached_property
+    def _titles(self) -> dict[str, bool]:
+        return {}
+
+    def confirmed_by(self, title: str) -> bool:
+        """Whether ``title`` names one of ``confirmed_by_title`` (case-insensitive)."""
+        if not self.confirmed_by_title:
+            return False
+        return _remembered(self._titles, title, self._confirms)
+
+    def _confirms(self, title: str) -> bool:
+        folded = title.casefold()
+        return any(word in folded for word in self._title_words)
 
 
 @dataclass(frozen=True)
@@ -162,15 +197,12 @@ class Rules:
         return {}
 
     def fit_part(self, attribute: str, value: str | int) -> FitPart | None:
-        """The part the first matching rule of ``attribute`` gives ``value``, if any.
+        """The part the first matching rule of ``attribute`` gives ``value``, if any."""
+        return _remembered(self._fit_memo, (attribute, value), self._first_match)
 
-        Remembered per value: a lead's title, size and country come back with each of its
-        events, and the same few values recur across leads."""
-        memo = self._fit_memo
-        key = (attribute, value)
-        if key in memo:
-            return memo[key]
-        part = next(
+    def _first_match(self, key: tuple[str, str | int]) -> FitPart | None:
+        attribute, value = key
+        return next(
             (
                 FitPart(attribute, rule.points, f"{rule.reason} ('{value}')")
                 for rule in self.fit.get(attribute, ())
@@ -178,7 +210,3 @@ class Rules:
             ),
             None,
         )
-        if len(memo) >= FIT_MEMO_SIZE:
-            memo.clear()
-        memo[key] = part
-        return part
