@@ -30,6 +30,10 @@ from leadpipe.shared.topics import Topics
 
 log = logging.getLogger(__name__)
 MERGING_CALLS = frozenset({"identify", "alias", "form_submitted"})
+# Rows are handed to PostgreSQL in runs of this many events or more (each run costs a few
+# statements), and the event loop gets a turn this often so that a run under way moves on.
+HAND_OVER_AT_LEAST = 100
+YIELD_EVERY = 2
 MARK_PROCESSED = insert_rows(
     table_of(ProcessedEventRow),
     ("event_id",),
@@ -219,16 +223,22 @@ async def apply_batch(
         return
     leads = await _load(connection, fresh)
     batch = BatchWrites(rules, topics, now)
-    for event in fresh:
-        lead, new = _resolve(leads, event, batch)
-        outcome = apply_event(state_of(lead, new=new), event, rules)
-        store_state(lead, outcome.state, rules, now)
-        batch.changed(lead)
-        leads.new.discard(lead.id)  # its first event gave it a stage
-        batch.outcome(lead, event.event_id, outcome)
-        batch.inbound.append((event.event_id, lead.id, event.occurred_at, event.model_dump_json()))
-        if lead.account_domain:
-            batch.accounts.setdefault(lead.account_domain, lead.company)
-            if event.name == "group":
-                batch.account_traits.setdefault(lead.account_domain, {}).update(event.traits)
+    try:
+        for count, event in enumerate(fresh, 1):
+            lead, new = _resolve(leads, event, batch)
+            outcome = apply_event(state_of(lead, new=new), event, rules)
+            store_state(lead, outcome.state, rules, now)
+            batch.changed(lead)
+            leads.new.discard(lead.id)  # its first event gave it a stage
+            batch.outcome(lead, event.event_id, outcome)
+            batch.applied(event.event_id, lead.id, event.occurred_at, event.model_dump_json())
+            if lead.account_domain:
+                batch.accounts.setdefault(lead.account_domain, lead.company)
+                if event.name == "group":
+                    batch.account_traits.setdefault(lead.account_domain, {}).update(event.traits)
+            if count % YIELD_EVERY == 0:
+                await batch.hand_over(connection, at_least=HAND_OVER_AT_LEAST)
+    except BaseException:
+        await batch.abandon()
+        raise
     await batch.write(session)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -62,39 +64,67 @@ _updated = RowValues(UPDATED)
 
 
 @dataclass
-class BatchWrites:
-    """What one batch writes, collected so each table gets one statement."""
+class _Appended:
+    """Rows that are only ever added, in the order they reach PostgreSQL: leads first, the
+    rows that refer to them after."""
 
-    rules: Rules
-    topics: Topics
-    now: datetime
     new_leads: list[LeadRecord] = field(default_factory=list)
-    changed_leads: dict[str, LeadRecord] = field(default_factory=dict)
     score_changes: list[tuple[object, ...]] = field(default_factory=list)
     stage_changes: list[tuple[object, ...]] = field(default_factory=list)
     outbox_rows: list[tuple[object, ...]] = field(default_factory=list)
     inbound: list[tuple[str, str, datetime, str]] = field(default_factory=list)
+
+    async def append_to(self, connection: Any) -> None:
+        for table, names, rows in (
+            (LEADS, COLUMNS, [_inserted(lead) for lead in self.new_leads]),
+            (SCORE_CHANGE_TABLE, SCORE_CHANGES, self.score_changes),
+            (STAGE_CHANGE_TABLE, STAGE_CHANGES, self.stage_changes),
+            (outbox, OUTBOX, self.outbox_rows),
+            (INBOUND_TABLE, INBOUND, self.inbound),
+        ):
+            if rows:
+                await copy_rows(connection, table, names, rows)
+
+
+@dataclass
+class BatchWrites:
+    """What one batch writes: appended rows in a few large statements per table, leads that
+    changed in one update, all inside the caller's transaction.
+
+    A consumer hands rows over while it still folds later events (:meth:`hand_over`):
+    PostgreSQL appends them meanwhile, on its own core."""
+
+    rules: Rules
+    topics: Topics
+    now: datetime
+    changed_leads: dict[str, LeadRecord] = field(default_factory=dict)
     accounts: dict[str, str | None] = field(default_factory=dict)
     account_traits: dict[str, dict[str, Any]] = field(default_factory=dict)
     moved_events: dict[str, str] = field(default_factory=dict)
-    _new_ids: set[str] = field(default_factory=set)
+    _pending: _Appended = field(default_factory=_Appended)
+    _unwritten_new: set[str] = field(default_factory=set)
+    _appending: asyncio.Task[None] | None = None
 
     def changes(self, lead: LeadRecord, event_id: str, changes: Sequence[ScoreChange]) -> None:
         version = self.rules.version
-        self.score_changes.extend(
+        self._pending.score_changes.extend(
             (lead.id, event_id, c.component, c.code, c.delta, c.reason, version) for c in changes
         )
 
     def outcome(self, lead: LeadRecord, cause_event_id: str, outcome: Outcome) -> None:
         self.changes(lead, cause_event_id, outcome.changes)
+        stage_changes = self._pending.stage_changes
         for refusal in outcome.refused:
             from_stage = refusal.from_stage.value if refusal.from_stage else None
-            self.stage_changes.append(
+            stage_changes.append(
                 (lead.id, cause_event_id, from_stage, refusal.to_stage.value, refusal.why, True)
             )
+        if not outcome.moves:
+            return
+        lead_now = snapshot(lead)  # the lead after the event, in each move it caused
         for move in outcome.moves:
             from_stage = move.from_stage.value if move.from_stage else None
-            self.stage_changes.append(
+            stage_changes.append(
                 (lead.id, cause_event_id, from_stage, move.to_stage.value, move.reason, False)
             )
             changed = StageChanged(
@@ -106,11 +136,11 @@ class BatchWrites:
                 to_stage=move.to_stage,
                 reason=move.reason,
                 cause_event_id=cause_event_id,
-                lead=snapshot(lead),
+                lead=lead_now,
             )
             cloud_event = wrap(changed, SOURCE)
             headers = [[n, v.decode()] for n, v in cloud_event.headers()]
-            self.outbox_rows.append(
+            self._pending.outbox_rows.append(
                 (
                     cloud_event.id,
                     self.topics.stage_changed,
@@ -120,47 +150,61 @@ class BatchWrites:
                 )
             )
 
+    def applied(self, event_id: str, lead_id: str, occurred_at: datetime, payload: str) -> None:
+        """An inbound event, kept for what-if replays."""
+        self._pending.inbound.append((event_id, lead_id, occurred_at, payload))
+
     def created(self, lead: LeadRecord) -> None:
         """A lead this batch inserts."""
-        self.new_leads.append(lead)
-        self._new_ids.add(lead.id)
+        self._pending.new_leads.append(lead)
+        self._unwritten_new.add(lead.id)
 
     def changed(self, lead: LeadRecord) -> None:
-        """Mark a loaded lead for the batch's one update."""
-        if lead.id not in self._new_ids:
+        """Mark a lead for the batch's one update (a new lead only once it was appended)."""
+        if lead.id not in self._unwritten_new:
             self.changed_leads[lead.id] = lead
 
+    async def hand_over(self, connection: Any, *, at_least: int) -> None:
+        """Between events: when the connection is idle and rows of ``at_least`` events wait,
+        start appending them; then give the event loop a turn, so that an append under way
+        can send its next statement while the caller folds the next events."""
+        if len(self._pending.inbound) >= at_least and (
+            self._appending is None or self._appending.done()
+        ):
+            if self._appending is not None:
+                self._appending.result()  # a failed append fails the batch here
+            self._appending = asyncio.create_task(self._take().append_to(connection))
+        await asyncio.sleep(0)
+
+    async def abandon(self) -> None:
+        """After a failure: wait for an append under way, which holds the connection the
+        rollback needs; its own error, if any, is the caller's failure's consequence."""
+        if self._appending is not None:
+            with contextlib.suppress(Exception):
+                await self._appending
+
     async def write(self, session: AsyncSession) -> None:
-        """One statement per table, in the caller's transaction; new leads first: the other
-        rows refer to them."""
-        await _write(await driver_connection(session), self)
+        """Everything not written yet, in the caller's transaction."""
+        connection = await driver_connection(session)
+        if self._appending is not None:
+            await self._appending
+        await self._take().append_to(connection)
+        if self.changed_leads:
+            await connection.execute(
+                UPDATE_LEADS, *columns_of([_updated(lead) for lead in self.changed_leads.values()])
+            )
+        if self.moved_events:
+            # After every inbound row of the batch is in: a visitor's events from earlier in
+            # the batch move to the lead it merged into as well.
+            moved = self.moved_events
+            await connection.execute(MOVE_INBOUND, list(moved), list(moved.values()))
+        if self.accounts:
+            await connection.execute(UPSERT_ACCOUNTS, *columns_of(_account_rows(self)))
 
-
-async def _write(connection: Any, batch: BatchWrites) -> None:
-    if batch.new_leads:
-        await copy_rows(connection, LEADS, COLUMNS, [_inserted(lead) for lead in batch.new_leads])
-    if batch.changed_leads:
-        await connection.execute(
-            UPDATE_LEADS, *columns_of([_updated(lead) for lead in batch.changed_leads.values()])
-        )
-    if batch.score_changes:
-        await copy_rows(connection, SCORE_CHANGE_TABLE, SCORE_CHANGES, batch.score_changes)
-    if batch.stage_changes:
-        await copy_rows(connection, STAGE_CHANGE_TABLE, STAGE_CHANGES, batch.stage_changes)
-    if batch.outbox_rows:
-        await copy_rows(connection, outbox, OUTBOX, batch.outbox_rows)
-    moved = batch.moved_events
-    if moved:
-        await connection.execute(MOVE_INBOUND, list(moved), list(moved.values()))
-    if batch.inbound:
-        # A visitor's events from earlier in this batch belong to the lead it merged into.
-        rows = [
-            (event_id, moved.get(lead_id, lead_id), at, payload)
-            for event_id, lead_id, at, payload in batch.inbound
-        ]
-        await copy_rows(connection, INBOUND_TABLE, INBOUND, rows)
-    if batch.accounts:
-        await connection.execute(UPSERT_ACCOUNTS, *columns_of(_account_rows(batch)))
+    def _take(self) -> _Appended:
+        taken, self._pending = self._pending, _Appended()
+        self._unwritten_new.clear()
+        return taken
 
 
 def _account_rows(batch: BatchWrites) -> list[tuple[object, ...]]:
