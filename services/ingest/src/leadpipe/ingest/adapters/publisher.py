@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaProducer
 from leadpipe.ingest.adapters.metrics import ACCEPTED, PRODUCE_SECONDS
 from leadpipe.shared.envelope import new_traceparent, wrap
 from leadpipe.shared.events import InboundEvent
-from leadpipe.shared.kafka import enqueue
+from leadpipe.shared.kafka import enqueue_all
 
 
 class KafkaUnavailable(RuntimeError):
@@ -41,15 +41,11 @@ class EventPublisher:
         trace = traceparent or new_traceparent()
         try:
             async with asyncio.timeout(self._ack_timeout_s):
-                acks = [
-                    await enqueue(
-                        self._producer,
-                        self._topic,
-                        event.lead_key,
-                        wrap(event, f"/leadpipe/ingest/{event.source}", trace),
-                    )
+                keyed = [
+                    (event.lead_key, wrap(event, f"/leadpipe/ingest/{event.source}", trace))
                     for event in events
                 ]
+                acks = await enqueue_all(self._producer, self._topic, keyed)
                 await asyncio.gather(*acks)
         except Exception as exc:
             raise KafkaUnavailable(f"Kafka did not acknowledge the events: {exc!r}") from exc

@@ -77,9 +77,11 @@ def _object(call: Mapping[str, JsonValue], name: str, where: str) -> Json:
 
 def _id(call: Mapping[str, JsonValue], name: str, where: str) -> str | None:
     value = call.get(name)
-    if value is None or value == "":
+    if type(value) is str:  # nearly always: the quick way out
+        return value or None
+    if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise FieldError(f"{where}{name}", "must be a string")
     return str(value)
 
