@@ -1,7 +1,7 @@
 """The baseline for ingest's request rate: an ASGI app that reads the body and answers 202 with
 a JSON body of ingest's size, and nothing else. It is served exactly as the services serve
 themselves (``uvicorn.run(app, host=..., port=..., log_config=None)``), so the ratio isolates
-what ingest does per request: FastAPI routing, validation, the envelope and the Kafka ack."""
+what ingest does per request: parsing, the event, its envelope and the Kafka ack."""
 
 from __future__ import annotations
 

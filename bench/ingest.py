@@ -178,14 +178,14 @@ async def run(
         )
 
     single_limit = (
-        "server CPU in one uvicorn process (FastAPI, source lookup and rate limit, "
-        f"validation, envelope, metrics, awaiting the Kafka ack): {shares('single', 'leadpipe')}; "
-        f"{shares('single', 'baseline')}"
+        "server CPU in one uvicorn process; per request, beside the HTTP work the bare app "
+        "does too: email validation, the event and its envelope, the Kafka send and its ack "
+        f"(profiled): {shares('single', 'leadpipe')}; {shares('single', 'baseline')}"
     )
     many_limit = f"ingest's one event loop, as above: {shares('many', 'leadpipe')}"
     batch_limit = (
-        "ingest's one event loop: per call validation, normalising and an envelope; the "
-        f"batch's sends awaited together: {shares('batch', 'leadpipe')}"
+        "ingest's one event loop: per call normalising, the event and its envelope; the "
+        f"request's events go as one record batch per partition: {shares('batch', 'leadpipe')}"
     )
     return [
         Figure(
@@ -208,7 +208,9 @@ async def run(
             baseline=median(many["baseline"]),
             baseline_name=f"raw aiokafka producer, {plan.concurrent_posts} in flight, "
             "acks=all + idempotence",
-            target="≥ 0.5",
+            # Context for the row below, which holds the batched target: one event per request
+            # pays a request's whole cost, so it is not expected to keep pace with the producer.
+            target="—",
             limited_by=many_limit,
             samples=many,
             details={"runs": [c for c in checks if c["figure"] == "many"]},

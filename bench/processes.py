@@ -160,6 +160,8 @@ def service_env(settings: Settings, extra: Mapping[str, str]) -> dict[str, str]:
             "LEADPIPE_DATABASE_URL": settings.database_url,
             "LEADPIPE_TOPIC_PREFIX": settings.topic_prefix,
             "LEADPIPE_TOPIC_PARTITIONS": str(settings.topic_partitions),
+            "LEADPIPE_SOURCE_RATE_PER_S": str(settings.source_rate_per_s),
+            "LEADPIPE_SOURCE_RATE_BURST": str(settings.source_rate_burst),
             **extra,
         }
     )

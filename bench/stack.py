@@ -24,6 +24,8 @@ from leadpipe.localstack.stack import LocalStack
 from leadpipe.shared import migrate
 from leadpipe.shared.settings import Settings
 
+UNLIMITED_RATE = 10_000_000
+
 
 @dataclass(frozen=True)
 class BenchStack:
@@ -44,6 +46,9 @@ class BenchStack:
             kafka_bootstrap=self.kafka_bootstrap,
             database_url=self.database_url,
             topic_prefix=f"bench-{self.run_id}-{phase}.",
+            # Far above any offered load: the figures measure ingest, not its per-source limiter.
+            source_rate_per_s=UNLIMITED_RATE,
+            source_rate_burst=UNLIMITED_RATE,
         )
 
 

@@ -1,8 +1,9 @@
+import re
 from datetime import UTC, datetime
 
 import pytest
 
-from leadpipe.shared.envelope import EnvelopeError, from_record, unwrap, wrap
+from leadpipe.shared.envelope import EnvelopeError, from_record, new_traceparent, unwrap, wrap
 from leadpipe.shared.events import Identity, InboundEvent, LeadRouted
 
 EVENT = InboundEvent(
@@ -51,3 +52,10 @@ def test_wrong_type_is_refused() -> None:
 def test_structured_mode_is_refused_clearly() -> None:
     with pytest.raises(EnvelopeError, match="structured-mode"):
         from_record([("content-type", b"application/cloudevents+json")], b"{}")
+
+
+def test_new_trace_contexts_are_valid_and_distinct() -> None:
+    valid = re.compile(r"^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-01$")
+    made = [new_traceparent() for _ in range(1000)]
+    assert all(valid.match(traceparent) for traceparent in made)
+    assert len(set(made)) == len(made)

@@ -1,12 +1,20 @@
 """Segment calls as inbound events: identity, lead key, clock skew, batches, limits."""
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import JsonValue
 
 from leadpipe.ingest.domain.refusals import FieldError, Malformed, TooLarge
-from leadpipe.ingest.domain.tracking import batch_events, call_event, event_id_for
+from leadpipe.ingest.domain.tracking import (
+    MESSAGE_ID_NAMESPACE,
+    batch_events,
+    call_event,
+    event_id_for,
+)
 
 RECEIVED = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
 
@@ -110,6 +118,15 @@ def test_the_same_message_id_gives_the_same_event_id_per_source() -> None:
     assert event_id_for("segment:web", "m-1") == event_id_for("segment:web", "m-1")
     assert event_id_for("segment:web", "m-1") != event_id_for("segment:app", "m-1")
     assert event_id_for("segment:web", None) != event_id_for("segment:web", None)
+
+
+@given(source=st.text(min_size=1), message_id=st.text(min_size=1))
+def test_event_ids_are_the_name_based_uuids_of_source_and_message_id(
+    source: str, message_id: str
+) -> None:
+    # Ids must never change between versions: a retry across an upgrade is still a duplicate.
+    expected = uuid.uuid5(MESSAGE_ID_NAMESPACE, f"{source}\n{message_id}")
+    assert event_id_for(source, message_id) == str(expected)
 
 
 def test_batch_context_integrations_and_sent_at_apply_to_each_item() -> None:

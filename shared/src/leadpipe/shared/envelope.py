@@ -6,7 +6,7 @@ header, plus ``content-type`` and a W3C ``traceparent``.
 
 from __future__ import annotations
 
-import secrets
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -50,7 +50,11 @@ class CloudEvent:
 
 
 def new_traceparent() -> str:
-    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+    # Trace ids need to be unique, not secret: the PRNG, as OpenTelemetry's id generator does,
+    # rather than a system call per id. All-zero ids are invalid, hence the "or 1".
+    trace_id = random.getrandbits(128) or 1
+    span_id = random.getrandbits(64) or 1
+    return f"00-{trace_id:032x}-{span_id:016x}-01"
 
 
 def wrap(event: WireModel, source: str, traceparent: str | None = None) -> CloudEvent:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import ClassVar, Literal, get_args
+from typing import Any, ClassVar, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Stage(StrEnum):
@@ -69,9 +69,12 @@ class InboundEvent(WireModel):
     source: str
     received_at: datetime
     identity: Identity
-    traits: dict[str, JsonValue] = Field(default_factory=dict)
-    properties: dict[str, JsonValue] = Field(default_factory=dict)
-    context: dict[str, JsonValue] = Field(default_factory=dict)
+    # Parsed JSON, as senders sent it. ``Any`` rather than pydantic's ``JsonValue``: that one
+    # re-checked every nested value whenever an event was built, about a third of ingest's
+    # per-event CPU; what arrives as JSON is JSON, and what is sent is serialised as JSON.
+    traits: dict[str, Any] = Field(default_factory=dict)
+    properties: dict[str, Any] = Field(default_factory=dict)
+    context: dict[str, Any] = Field(default_factory=dict)
     consent: Consent | None = None
 
 

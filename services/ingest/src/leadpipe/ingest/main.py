@@ -13,9 +13,12 @@ from fastapi import FastAPI
 from leadpipe.ingest.adapters.publisher import EventPublisher
 from leadpipe.ingest.adapters.secret_box import SecretBox
 from leadpipe.ingest.adapters.source_cache import SourceCache
+from leadpipe.ingest.api.direct import DirectPosts, Endpoint
 from leadpipe.ingest.api.errors import install_error_handlers
+from leadpipe.ingest.api.forms import EVENT_ROUTES as FORM_ROUTES
 from leadpipe.ingest.api.forms import router as forms_router
 from leadpipe.ingest.api.state import Ingest
+from leadpipe.ingest.api.tracking import EVENT_ROUTES as TRACKING_ROUTES
 from leadpipe.ingest.api.tracking import router as tracking_router
 from leadpipe.ingest.api.webhooks import router as webhooks_router
 from leadpipe.ingest.domain.rate_limit import RateLimiter
@@ -23,8 +26,11 @@ from leadpipe.shared.db import make_engine, make_sessionmaker
 from leadpipe.shared.http import operations_router
 from leadpipe.shared.kafka import ensure_topics, make_producer
 from leadpipe.shared.logs import configure_logging
+from leadpipe.shared.memory import freeze_startup_objects
 from leadpipe.shared.runtime import start_with_retry
 from leadpipe.shared.settings import Settings
+
+EVENT_ROUTES: dict[str, Endpoint] = {**TRACKING_ROUTES, **FORM_ROUTES}
 
 
 def create_app(settings: Settings, *, startup_timeout_s: float = 120.0) -> FastAPI:
@@ -56,6 +62,7 @@ def create_app(settings: Settings, *, startup_timeout_s: float = 120.0) -> FastA
             limiter=RateLimiter(settings.source_rate_per_s, settings.source_rate_burst),
             public_base_url=settings.public_base_url,
         )
+        freeze_startup_objects()
         try:
             yield
         finally:
@@ -84,7 +91,7 @@ def run() -> None:
     configure_logging("ingest", settings.log_level)
     # No access log: URLs can carry a webhook token; refusals are logged without input.
     uvicorn.run(
-        create_app(settings),
+        DirectPosts(create_app(settings), EVENT_ROUTES),
         host=settings.host,
         port=settings.ingest_port,
         log_config=None,

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 
 from leadpipe.ingest.adapters.metrics import ACCEPTED, PRODUCE_SECONDS
-from leadpipe.shared.envelope import wrap
+from leadpipe.shared.envelope import new_traceparent, wrap
 from leadpipe.shared.events import InboundEvent
-from leadpipe.shared.kafka import publish
+from leadpipe.shared.kafka import enqueue_all
 
 
 class KafkaUnavailable(RuntimeError):
@@ -36,22 +37,21 @@ class EventPublisher:
         KafkaUnavailable when it did not within the bound (the client then retries the whole
         request, and the repeated events carry the same ids)."""
         started = time.perf_counter()
-        sends = [
-            publish(
-                self._producer,
-                self._topic,
-                event.lead_key,
-                wrap(event, f"/leadpipe/ingest/{event.source}", traceparent),
-            )
-            for event in events
-        ]
+        # One request is one trace: its events share the caller's trace context, or a new one.
+        trace = traceparent or new_traceparent()
         try:
-            await asyncio.wait_for(asyncio.gather(*sends), timeout=self._ack_timeout_s)
+            async with asyncio.timeout(self._ack_timeout_s):
+                keyed = [
+                    (event.lead_key, wrap(event, f"/leadpipe/ingest/{event.source}", trace))
+                    for event in events
+                ]
+                acks = await enqueue_all(self._producer, self._topic, keyed)
+                await asyncio.gather(*acks)
         except Exception as exc:
             raise KafkaUnavailable(f"Kafka did not acknowledge the events: {exc!r}") from exc
         PRODUCE_SECONDS.observe(time.perf_counter() - started)
-        for event in events:
-            ACCEPTED.labels(event.source).inc()
+        for source, count in Counter(event.source for event in events).items():
+            ACCEPTED.labels(source).inc(count)
 
     async def ready(self) -> bool:
         try:

@@ -6,6 +6,7 @@ import base64
 import binascii
 import re
 import zlib
+from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
@@ -14,6 +15,7 @@ from fastapi import Request
 from leadpipe.ingest.domain.refusals import Malformed, TooLarge, UnsupportedMediaType
 
 MAX_DEPTH = 32
+_CONTAINERS = (dict, list)
 TRACEPARENT = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 
 
@@ -73,15 +75,15 @@ def parse_json(body: bytes) -> object:
 
 def _check_depth(parsed: object) -> None:
     """Refuses JSON nested deeper than events ever are, before it reaches the serialisers
-    (orjson and pydantic stop at a few hundred levels, with an error, not a clean refusal)."""
-    level: list[object] = [parsed]
+    (orjson and pydantic stop at a few hundred levels, with an error, not a clean refusal).
+    Level by level, holding only containers: scalars are most of a body and need no look."""
+    level: list[Any] = [parsed] if type(parsed) in _CONTAINERS else []
     for _ in range(MAX_DEPTH):
-        below: list[object] = []
-        for value in level:
-            if isinstance(value, dict):
-                below.extend(value.values())
-            elif isinstance(value, list):
-                below.extend(value)
+        below: list[Any] = []
+        for container in level:
+            for value in container.values() if type(container) is dict else container:
+                if type(value) in _CONTAINERS:  # exactly what orjson makes; fastest test
+                    below.append(value)
         if not below:
             return
         level = below

@@ -5,6 +5,7 @@ accepted too. A registered form source adds a CORS allow-list and a thank-you pa
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Annotated
 
@@ -28,7 +29,9 @@ from leadpipe.ingest.domain.sources import Source, SourceKind
 from leadpipe.ingest.domain.tracking import event_id_for
 
 router = APIRouter(prefix="/v1/forms", tags=["forms"])
-FORM_ID = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")]
+FORM_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,100}$"
+FORM_ID = Annotated[str, Path(min_length=1, max_length=100, pattern=FORM_ID_PATTERN)]
+VALID_FORM_ID = re.compile(FORM_ID_PATTERN)
 MAX_BODY_BYTES = 32 * 1024
 JSON = "application/json"
 HTML_FORM = "application/x-www-form-urlencoded"
@@ -71,6 +74,9 @@ async def preflight(request: Request, form_id: FORM_ID) -> Response:
     "/{form_id}", status_code=202, openapi_extra=request_body(FORM_FIELDS, JSON, HTML_FORM)
 )
 async def submit_form(request: Request, form_id: FORM_ID) -> Response:
+    # Checked here too: posts reach this function without FastAPI (api/direct.py).
+    if not VALID_FORM_ID.match(form_id):
+        raise FieldError("form_id", "must be 1-100 letters, digits, '_', '.' or '-'")
     source = _form_source(request, form_id)
     request.state.source = source.event_source if source else "form:unregistered"
     cors = _cors(source, request.headers.get("origin"))
@@ -107,3 +113,7 @@ def _accepted(kind: str, source: Source | None, event_id: str, cors: dict[str, s
     if kind == HTML_FORM and source is not None and source.thank_you_url:
         return RedirectResponse(source.thank_you_url, status_code=303, headers=cors)
     return ORJSONResponse({"success": True, "event_id": event_id}, status_code=202, headers=cors)
+
+
+# Served directly (api/direct.py), beside the FastAPI route above.
+EVENT_ROUTES = {"/v1/forms/{form_id}": submit_form}

@@ -93,10 +93,16 @@ def _body(call: str) -> dict[str, Any]:
     return request_body(schema, "application/json", "text/plain")
 
 
-for _call in (*sorted(CALL_TYPES), "batch"):
+HANDLERS = {call: _handler(call) for call in (*sorted(CALL_TYPES), "batch")}
+# Served directly (api/direct.py), beside their FastAPI routes below.
+EVENT_ROUTES = {
+    **{f"/v1/{call}": receive for call, receive in HANDLERS.items()},
+    **{f"/v1/{short}": HANDLERS[call] for short, call in SHORT_PATHS.items()},
+}
+for _call, _receive in HANDLERS.items():
     router.add_api_route(
         f"/{_call}",
-        _handler(_call),
+        _receive,
         methods=["POST"],
         summary=f"Segment {_call} call",
         openapi_extra=_body(_call),
@@ -105,7 +111,7 @@ for _call in (*sorted(CALL_TYPES), "batch"):
 for _short, _call in SHORT_PATHS.items():
     router.add_api_route(
         f"/{_short}",
-        _handler(_call),
+        HANDLERS[_call],
         methods=["POST"],
         summary=f"analytics.js {_call} call",
         openapi_extra=_body(_call),
