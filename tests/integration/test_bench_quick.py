@@ -27,6 +27,7 @@ EXPECTED_FIGURES = {
     "ingest.batched",
     "rss.ingest",
     "scoring.events",
+    "scoring.events.same_rows",
     "routing.assignments",
     "e2e.latency.50",
     "e2e.latency.200",

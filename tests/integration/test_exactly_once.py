@@ -160,3 +160,41 @@ async def test_relay_restarted_after_kafka_acked_does_not_publish_twice(
     mine = [r for r in seen if r.key == email.encode()]
     assert len(mine) == 3
     assert len({dict(r.headers)["ce_id"] for r in mine}) == 3
+
+
+async def test_relay_records_where_each_event_landed(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The relay resumes its duplicate check from the positions it stored: each must be the
+    record's own partition and offset, also when many records share one produce batch."""
+    emails = [f"{uuid.uuid4().hex[:10]}@placed.example" for _ in range(20)]
+    producer = make_producer(settings.kafka_bootstrap, "test-relay-placed")
+    await producer.start()
+    relay = OutboxRelay(sessions, scoring_outbox, producer, settings.kafka_bootstrap)
+    handler = InboundBatchHandler(sessions, settings.topics, lambda: None, RulesCache())
+    try:
+        async with TopicReader(settings.kafka_bootstrap, settings.topics.stage_changed) as reader:
+            await handler([delivered(demo_request(email)) for email in emails])
+            while await relay.publish_pending():
+                pass
+            seen = await reader.drain(2.0)
+    finally:
+        await producer.stop()
+    on_kafka = {
+        dict(r.headers)["ce_id"].decode(): (r.partition, r.offset)
+        for r in seen
+        if r.key is not None and r.key.decode() in emails
+    }
+    async with sessions() as session:
+        stored = {
+            row.event_id: (row.published_partition, row.published_offset)
+            for row in await session.execute(
+                select(
+                    scoring_outbox.c.event_id,
+                    scoring_outbox.c.published_partition,
+                    scoring_outbox.c.published_offset,
+                ).where(scoring_outbox.c.key.in_(emails))
+            )
+        }
+    assert len(on_kafka) == 3 * len(emails)
+    assert stored == on_kafka

@@ -16,10 +16,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import RecordMetadata
 from sqlalchemy import (
     BigInteger,
@@ -32,12 +34,10 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
-    bindparam,
     func,
     insert,
     select,
     text,
-    update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -46,6 +46,17 @@ from leadpipe.shared.envelope import CloudEvent
 from leadpipe.shared.kafka import records_to_end
 
 log = logging.getLogger(__name__)
+_PARTITIONER = DefaultPartitioner()  # what AIOKafkaProducer.send uses when given no other
+
+
+class _Pending(NamedTuple):
+    """An outbox row on its way to Kafka."""
+
+    id: int
+    topic: str
+    key: str
+    headers: list[list[str]]
+    payload: bytes
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -150,21 +161,57 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            pending = [
-                await self._producer.send(
-                    row.topic,
-                    value=row.payload,
-                    key=row.key.encode(),
-                    headers=[(name, value.encode()) for name, value in row.headers],
-                )
-                for row in rows
-            ]
-            placed: list[RecordMetadata] = await asyncio.gather(*pending)
-            await self._mark_published(
-                session,
-                [(row.id, at.partition, at.offset) for row, at in zip(rows, placed, strict=True)],
-            )
+            await self._mark_published(session, await self._send([_Pending(*r) for r in rows]))
         return len(rows)
+
+    async def _send(self, rows: Sequence[_Pending]) -> list[tuple[int, int, int]]:
+        """Send ``rows`` as one record batch per partition (and more when one fills up), so
+        that a batch costs one future and one partitioner run per key rather than per
+        record; returns (row id, partition, offset) of each. Records of one key go to one
+        partition in the rows' order, as ``producer.send`` would place them."""
+        partitions = {
+            topic: sorted(await self._producer.partitions_for(topic))
+            for topic in {row.topic for row in rows}
+        }
+        partition_of: dict[tuple[str, str], int] = {}
+        batches: dict[tuple[str, int], list[_Pending]] = {}
+        for row in rows:
+            place = (row.topic, row.key)
+            if place not in partition_of:
+                of_topic = partitions[row.topic]
+                partition_of[place] = _PARTITIONER(row.key.encode(), of_topic, of_topic)
+            batches.setdefault((row.topic, partition_of[place]), []).append(row)
+        sent: list[tuple[asyncio.Future[RecordMetadata], list[tuple[int, int]]]] = []
+        for (topic, partition), members in batches.items():
+            builder = self._producer.create_batch()
+            placed: list[tuple[int, int]] = []  # (row id, offset within the batch)
+            for row in members:
+                record = {
+                    "timestamp": None,
+                    "key": row.key.encode(),
+                    "value": row.payload,
+                    "headers": [(name, value.encode()) for name, value in row.headers],
+                }
+                appended = builder.append(**record)
+                if appended is None:  # full: send it, go on with a new one
+                    sent.append(
+                        (
+                            await self._producer.send_batch(builder, topic, partition=partition),
+                            placed,
+                        )
+                    )
+                    builder, placed = self._producer.create_batch(), []
+                    appended = builder.append(**record)
+                placed.append((row.id, appended.offset))
+            sent.append(
+                (await self._producer.send_batch(builder, topic, partition=partition), placed)
+            )
+        done: list[RecordMetadata] = await asyncio.gather(*(future for future, _ in sent))
+        return [
+            (row_id, at.partition, at.offset + relative)
+            for at, (_, placed) in zip(done, sent, strict=True)
+            for row_id, relative in placed
+        ]
 
     async def reconcile(self) -> int:
         """Mark unpublished rows that Kafka already holds; returns how many were found."""
@@ -216,14 +263,21 @@ class OutboxRelay:
     ) -> None:
         if not placed:
             return
-        table = self._table
+        # One statement for the whole batch: an executemany would cost PostgreSQL one
+        # execution per row, on the same database the consumers are writing to.
+        ids, partitions, offsets = zip(*placed, strict=True)
         await session.execute(
-            update(table)
-            .where(table.c.id == bindparam("row_id"))
-            .values(
-                published_at=datetime.now(UTC),
-                published_partition=bindparam("partition"),
-                published_offset=bindparam("offset"),
+            text(
+                f"UPDATE {self._table.fullname} AS o SET published_at = :now,"
+                " published_partition = p.part, published_offset = p.pos"
+                " FROM unnest(CAST(:ids AS BIGINT[]), CAST(:partitions AS INTEGER[]),"
+                " CAST(:offsets AS BIGINT[])) AS p(row_id, part, pos)"
+                " WHERE o.id = p.row_id"
             ),
-            [{"row_id": i, "partition": p, "offset": o} for i, p, o in placed],
+            {
+                "now": datetime.now(UTC),
+                "ids": list(ids),
+                "partitions": list(partitions),
+                "offsets": list(offsets),
+            },
         )

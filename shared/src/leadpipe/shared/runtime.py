@@ -26,6 +26,7 @@ from leadpipe.shared.db import make_engine, make_sessionmaker
 from leadpipe.shared.dead_letters import DeadLetterQueue
 from leadpipe.shared.http import operations_router
 from leadpipe.shared.kafka import ensure_topics, make_consumer, make_producer
+from leadpipe.shared.memory import freeze_startup_objects
 from leadpipe.shared.outbox import OutboxRelay
 from leadpipe.shared.settings import Settings
 
@@ -148,6 +149,9 @@ async def consumer_runtime(
             asyncio.create_task(relay.run(), name="outbox-relay"),
         ]
         runtime = ConsumerRuntime(engine, sessions, producer, consumer, relay, health, tasks)
+        # A busy consume loop triggers full collections often; each walked every start-up
+        # object again (profiled: the collector cost scoring more than decoding its events).
+        freeze_startup_objects()
         try:
             yield runtime
         finally:

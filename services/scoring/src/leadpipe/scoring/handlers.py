@@ -7,15 +7,16 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadpipe.scoring.adapters.batch import BatchWrites
+from leadpipe.scoring.adapters.bulk import driver_connection, insert_rows, table_of
 from leadpipe.scoring.adapters.erasure import suppressed
+from leadpipe.scoring.adapters.lead_record import LeadRecord, lock_by_id, lock_leads
 from leadpipe.scoring.adapters.lead_state import state_of, store_state
-from leadpipe.scoring.adapters.orm import LeadRow, ProcessedEventRow
+from leadpipe.scoring.adapters.orm import ProcessedEventRow
 from leadpipe.scoring.adapters.rules_store import RulesCache
 from leadpipe.scoring.domain.accounts import account_domain
 from leadpipe.scoring.domain.identity import merge
@@ -29,6 +30,15 @@ from leadpipe.shared.topics import Topics
 
 log = logging.getLogger(__name__)
 MERGING_CALLS = frozenset({"identify", "alias", "form_submitted"})
+# Rows are handed to PostgreSQL in runs of this many events or more (each run costs a few
+# statements), and the event loop gets a turn this often so that a run under way moves on.
+HAND_OVER_AT_LEAST = 100
+YIELD_EVERY = 2
+MARK_PROCESSED = insert_rows(
+    table_of(ProcessedEventRow),
+    ("event_id",),
+    "ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+)
 
 
 def decode(records: Sequence[Record]) -> list[InboundEvent]:
@@ -85,18 +95,12 @@ def _previous_id(event: InboundEvent) -> str | None:
     return None
 
 
-async def _fresh(session: AsyncSession, events: Sequence[InboundEvent]) -> list[InboundEvent]:
+async def _fresh(connection: Any, events: Sequence[InboundEvent]) -> list[InboundEvent]:
     """The events not processed before, in order, each once; marks them processed."""
     unique: dict[str, InboundEvent] = {}
     for event in events:
         unique.setdefault(event.event_id, event)
-    inserted = await session.execute(
-        pg_insert(ProcessedEventRow)
-        .values([{"event_id": event_id} for event_id in unique])
-        .on_conflict_do_nothing(index_elements=["event_id"])
-        .returning(ProcessedEventRow.event_id)
-    )
-    fresh = set(inserted.scalars())
+    fresh = {row[0] for row in await connection.fetch(MARK_PROCESSED, list(unique))}
     skipped = len(unique) - len(fresh)
     if skipped:
         log.info("duplicate events skipped", extra={"count": skipped})
@@ -106,16 +110,16 @@ async def _fresh(session: AsyncSession, events: Sequence[InboundEvent]) -> list[
 class _Leads:
     """The batch's leads, locked, found by key, email or anonymous id."""
 
-    def __init__(self, rows: Sequence[LeadRow]) -> None:
-        self.by_id: dict[str, LeadRow] = {}
-        self.by_key: dict[str, LeadRow] = {}
-        self.by_email: dict[str, LeadRow] = {}
-        self.by_anonymous: dict[str, LeadRow] = {}
+    def __init__(self, rows: Sequence[LeadRecord]) -> None:
+        self.by_id: dict[str, LeadRecord] = {}
+        self.by_key: dict[str, LeadRecord] = {}
+        self.by_email: dict[str, LeadRecord] = {}
+        self.by_anonymous: dict[str, LeadRecord] = {}
         self.new: set[str] = set()
         for row in rows:
             self.add(row)
 
-    def add(self, row: LeadRow) -> None:
+    def add(self, row: LeadRecord) -> None:
         self.by_id[row.id] = row
         self.by_key[row.lead_key] = row
         if row.email:
@@ -123,79 +127,51 @@ class _Leads:
         if row.anonymous_id and row.email is None:
             self.by_anonymous[row.anonymous_id] = row
 
-    def live(self, row: LeadRow | None) -> LeadRow | None:
+    def live(self, row: LeadRecord | None) -> LeadRecord | None:
         while row is not None and row.merged_into is not None:
             row = self.by_id.get(row.merged_into)
         return row
 
-    def find(self, event: InboundEvent) -> LeadRow | None:
+    def find(self, event: InboundEvent) -> LeadRecord | None:
         email = event.identity.email
         return self.live(
             self.by_key.get(event.lead_key) or (self.by_email.get(email) if email else None)
         )
 
-    def anonymous(self, anonymous_id: str | None) -> LeadRow | None:
+    def anonymous(self, anonymous_id: str | None) -> LeadRecord | None:
         if anonymous_id is None:
             return None
         row = self.by_anonymous.get(anonymous_id) or self.by_key.get(anonymous_id)
         return row if row is not None and row.email is None and row.merged_into is None else None
 
 
-async def _load(session: AsyncSession, events: Sequence[InboundEvent]) -> _Leads:
+async def _load(connection: Any, events: Sequence[InboundEvent]) -> _Leads:
     keys = {event.lead_key for event in events}
     emails = {event.identity.email for event in events if event.identity.email}
     anonymous = {a for event in events if (a := _previous_id(event)) is not None}
-    query = (
-        select(LeadRow)
-        .where(
-            or_(
-                LeadRow.lead_key.in_(keys | anonymous),
-                LeadRow.email.in_(emails),
-                LeadRow.anonymous_id.in_(anonymous),
-            )
-        )
-        .order_by(LeadRow.id)  # one lock order for all consumers: no deadlocks
-        .with_for_update()
-    )
-    rows = (await session.execute(query)).scalars().all()
-    # Detached: changes are written by one bulk update per batch, not by the unit of work.
-    session.expunge_all()
-    leads = _Leads(rows)
+    leads = _Leads(await lock_leads(connection, keys | anonymous, emails, anonymous))
     targets = {r.merged_into for r in leads.by_id.values() if r.merged_into} - set(leads.by_id)
     if targets:
-        more = await session.execute(
-            select(LeadRow).where(LeadRow.id.in_(targets)).order_by(LeadRow.id).with_for_update()
-        )
-        extra = more.scalars().all()
-        session.expunge_all()
-        for row in extra:
+        for row in await lock_by_id(connection, targets):
             leads.add(row)
     return leads
 
 
-def _new_lead(event: InboundEvent, rules: Rules) -> LeadRow:
+def _new_lead(event: InboundEvent, rules: Rules) -> LeadRecord:
     email = event.identity.email
-    return LeadRow(
+    return LeadRecord(
         id=str(uuid.uuid4()),
         lead_key=event.lead_key,
         email=email,
         anonymous_id=event.identity.anonymous_id,
         stage="lead",
-        fit=0,
-        engagement=0,
-        qualification=0,
-        temperature="cold",
-        profile={},
-        engagement_state={},
-        answers={},
-        hand_raiser=False,
         rules_version=rules.version,
         source=event.source,
         account_domain=account_domain(email),
     )
 
 
-def _resolve(leads: _Leads, event: InboundEvent, batch: BatchWrites) -> tuple[LeadRow, bool]:
+def _resolve(leads: _Leads, event: InboundEvent, batch: BatchWrites) -> tuple[LeadRecord, bool]:
     """The lead an event belongs to, merging an anonymous visitor into it when the event ties
     the two together by email. Returns the lead and whether it is new (no stage yet)."""
     lead = leads.find(event)
@@ -237,32 +213,32 @@ async def apply_batch(
     now: datetime,
 ) -> None:
     """Apply ``events`` (already decoded) in the caller's transaction. Idempotent per event."""
-    fresh = await _fresh(session, events)
-    erased = await suppressed(session, fresh)
+    connection = await driver_connection(session)
+    fresh = await _fresh(connection, events)
+    erased = await suppressed(connection, fresh)
     if erased:
         log.info("events of erased people dropped", extra={"count": len(erased)})
         fresh = [event for event in fresh if event.event_id not in erased]
     if not fresh:
         return
-    leads = await _load(session, fresh)
+    leads = await _load(connection, fresh)
     batch = BatchWrites(rules, topics, now)
-    for event in fresh:
-        lead, new = _resolve(leads, event, batch)
-        outcome = apply_event(state_of(lead, new=new), event, rules)
-        store_state(lead, outcome.state, rules, now)
-        batch.changed(lead)
-        leads.new.discard(lead.id)  # its first event gave it a stage
-        batch.outcome(lead, event.event_id, outcome)
-        batch.inbound.append(
-            {
-                "event_id": event.event_id,
-                "lead_id": lead.id,
-                "occurred_at": event.occurred_at,
-                "payload": event.model_dump(mode="json"),
-            }
-        )
-        if lead.account_domain:
-            batch.accounts.setdefault(lead.account_domain, lead.company)
-            if event.name == "group":
-                batch.account_traits.setdefault(lead.account_domain, {}).update(event.traits)
+    try:
+        for count, event in enumerate(fresh, 1):
+            lead, new = _resolve(leads, event, batch)
+            outcome = apply_event(state_of(lead, new=new), event, rules)
+            store_state(lead, outcome.state, rules, now)
+            batch.changed(lead)
+            leads.new.discard(lead.id)  # its first event gave it a stage
+            batch.outcome(lead, event.event_id, outcome)
+            batch.applied(event.event_id, lead.id, event.occurred_at, event.model_dump_json())
+            if lead.account_domain:
+                batch.accounts.setdefault(lead.account_domain, lead.company)
+                if event.name == "group":
+                    batch.account_traits.setdefault(lead.account_domain, {}).update(event.traits)
+            if count % YIELD_EVERY == 0:
+                await batch.hand_over(connection, at_least=HAND_OVER_AT_LEAST)
+    except BaseException:
+        await batch.abandon()
+        raise
     await batch.write(session)

@@ -1,22 +1,31 @@
-"""What one batch writes, collected so that each table gets one bulk statement."""
+"""What one batch writes, collected so that each table gets one set-based statement."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from leadpipe.scoring.adapters.bulk import (
+    columns_of,
+    copy_rows,
+    driver_connection,
+    insert_rows,
+    table_of,
+    update_rows,
+)
+from leadpipe.scoring.adapters.lead_record import COLUMNS, LEADS, UPDATED, LeadRecord, RowValues
 from leadpipe.scoring.adapters.lead_state import snapshot
 from leadpipe.scoring.adapters.orm import (
     AccountRow,
     InboundEventRow,
-    LeadRow,
     ScoreChangeRow,
     StageChangeRow,
     outbox,
@@ -28,96 +37,95 @@ from leadpipe.shared.events import StageChanged
 from leadpipe.shared.topics import Topics
 
 SOURCE = "/leadpipe/scoring"
-UPDATED = (
-    "id",
-    "email",
-    "first_name",
-    "last_name",
-    "company",
-    "title",
-    "country",
-    "industry",
-    "company_size",
-    "language",
-    "account_domain",
-    "stage",
-    "fit",
-    "engagement",
-    "qualification",
-    "grade",
-    "temperature",
-    "profile",
-    "engagement_state",
-    "answers",
-    "hand_raiser",
-    "contacted_at",
-    "recycle_at",
-    "merged_into",
-    "rules_version",
-    "updated_at",
+SCORE_CHANGES = ("lead_id", "event_id", "component", "code", "delta", "reason", "rules_version")
+STAGE_CHANGES = ("lead_id", "event_id", "from_stage", "to_stage", "reason", "refused")
+OUTBOX = ("event_id", "topic", "key", "headers", "payload")
+INBOUND = ("event_id", "lead_id", "occurred_at", "payload")
+ACCOUNTS = table_of(AccountRow)
+
+SCORE_CHANGE_TABLE = table_of(ScoreChangeRow)
+STAGE_CHANGE_TABLE = table_of(StageChangeRow)
+INBOUND_TABLE = table_of(InboundEventRow)
+UPDATE_LEADS = update_rows(LEADS, "id", UPDATED[1:])
+MOVE_INBOUND = (
+    f"UPDATE {INBOUND_TABLE.fullname} AS e SET lead_id = m.new"
+    " FROM unnest($1::TEXT[], $2::TEXT[]) AS m(old, new) WHERE e.lead_id = m.old"
 )
-INSERTED = (*UPDATED, "lead_key", "anonymous_id", "source")
+UPSERT_ACCOUNTS = insert_rows(
+    ACCOUNTS,
+    ("domain", "name", "traits", "updated_at"),
+    "ON CONFLICT (domain) DO UPDATE SET"
+    f" name = coalesce(EXCLUDED.name, {ACCOUNTS.name}.name),"
+    f" traits = {ACCOUNTS.name}.traits || EXCLUDED.traits,"
+    " updated_at = EXCLUDED.updated_at",
+)
+_inserted = RowValues(COLUMNS)
+_updated = RowValues(UPDATED)
 
 
-def _columns(lead: LeadRow, names: Sequence[str]) -> dict[str, Any]:
-    return {name: getattr(lead, name) for name in names}
+@dataclass
+class _Appended:
+    """Rows that are only ever added, in the order they reach PostgreSQL: leads first, the
+    rows that refer to them after."""
+
+    new_leads: list[LeadRecord] = field(default_factory=list)
+    score_changes: list[tuple[object, ...]] = field(default_factory=list)
+    stage_changes: list[tuple[object, ...]] = field(default_factory=list)
+    outbox_rows: list[tuple[object, ...]] = field(default_factory=list)
+    inbound: list[tuple[str, str, datetime, str]] = field(default_factory=list)
+
+    async def append_to(self, connection: Any) -> None:
+        for table, names, rows in (
+            (LEADS, COLUMNS, [_inserted(lead) for lead in self.new_leads]),
+            (SCORE_CHANGE_TABLE, SCORE_CHANGES, self.score_changes),
+            (STAGE_CHANGE_TABLE, STAGE_CHANGES, self.stage_changes),
+            (outbox, OUTBOX, self.outbox_rows),
+            (INBOUND_TABLE, INBOUND, self.inbound),
+        ):
+            if rows:
+                await copy_rows(connection, table, names, rows)
 
 
 @dataclass
 class BatchWrites:
-    """What one batch writes, collected so each table gets one bulk statement."""
+    """What one batch writes: appended rows in a few large statements per table, leads that
+    changed in one update, all inside the caller's transaction.
+
+    A consumer hands rows over while it still folds later events (:meth:`hand_over`):
+    PostgreSQL appends them meanwhile, on its own core."""
 
     rules: Rules
     topics: Topics
     now: datetime
-    new_leads: list[LeadRow] = field(default_factory=list)
-    changed_leads: dict[str, LeadRow] = field(default_factory=dict)
-    score_changes: list[dict[str, Any]] = field(default_factory=list)
-    stage_changes: list[dict[str, Any]] = field(default_factory=list)
-    outbox_rows: list[dict[str, Any]] = field(default_factory=list)
-    inbound: list[dict[str, Any]] = field(default_factory=list)
+    changed_leads: dict[str, LeadRecord] = field(default_factory=dict)
     accounts: dict[str, str | None] = field(default_factory=dict)
     account_traits: dict[str, dict[str, Any]] = field(default_factory=dict)
     moved_events: dict[str, str] = field(default_factory=dict)
-    _new_ids: set[str] = field(default_factory=set)
+    _pending: _Appended = field(default_factory=_Appended)
+    _unwritten_new: set[str] = field(default_factory=set)
+    _appending: asyncio.Task[None] | None = None
 
-    def changes(self, lead: LeadRow, event_id: str, changes: Sequence[ScoreChange]) -> None:
-        self.score_changes.extend(
-            {
-                "lead_id": lead.id,
-                "event_id": event_id,
-                "component": change.component,
-                "code": change.code,
-                "delta": change.delta,
-                "reason": change.reason,
-                "rules_version": self.rules.version,
-            }
-            for change in changes
+    def changes(self, lead: LeadRecord, event_id: str, changes: Sequence[ScoreChange]) -> None:
+        version = self.rules.version
+        self._pending.score_changes.extend(
+            (lead.id, event_id, c.component, c.code, c.delta, c.reason, version) for c in changes
         )
 
-    def outcome(self, lead: LeadRow, cause_event_id: str, outcome: Outcome) -> None:
+    def outcome(self, lead: LeadRecord, cause_event_id: str, outcome: Outcome) -> None:
         self.changes(lead, cause_event_id, outcome.changes)
+        stage_changes = self._pending.stage_changes
         for refusal in outcome.refused:
-            self.stage_changes.append(
-                {
-                    "lead_id": lead.id,
-                    "event_id": cause_event_id,
-                    "from_stage": refusal.from_stage.value if refusal.from_stage else None,
-                    "to_stage": refusal.to_stage.value,
-                    "reason": refusal.why,
-                    "refused": True,
-                }
+            from_stage = refusal.from_stage.value if refusal.from_stage else None
+            stage_changes.append(
+                (lead.id, cause_event_id, from_stage, refusal.to_stage.value, refusal.why, True)
             )
+        if not outcome.moves:
+            return
+        lead_now = snapshot(lead)  # the lead after the event, in each move it caused
         for move in outcome.moves:
-            self.stage_changes.append(
-                {
-                    "lead_id": lead.id,
-                    "event_id": cause_event_id,
-                    "from_stage": move.from_stage.value if move.from_stage else None,
-                    "to_stage": move.to_stage.value,
-                    "reason": move.reason,
-                    "refused": False,
-                }
+            from_stage = move.from_stage.value if move.from_stage else None
+            stage_changes.append(
+                (lead.id, cause_event_id, from_stage, move.to_stage.value, move.reason, False)
             )
             changed = StageChanged(
                 event_id=str(uuid.uuid4()),
@@ -128,79 +136,80 @@ class BatchWrites:
                 to_stage=move.to_stage,
                 reason=move.reason,
                 cause_event_id=cause_event_id,
-                lead=snapshot(lead),
+                lead=lead_now,
             )
             cloud_event = wrap(changed, SOURCE)
-            self.outbox_rows.append(
-                {
-                    "event_id": cloud_event.id,
-                    "topic": self.topics.stage_changed,
-                    "key": lead.lead_key,
-                    "headers": [[n, v.decode()] for n, v in cloud_event.headers()],
-                    "payload": cloud_event.data,
-                }
+            headers = [[n, v.decode()] for n, v in cloud_event.headers()]
+            self._pending.outbox_rows.append(
+                (
+                    cloud_event.id,
+                    self.topics.stage_changed,
+                    lead.lead_key,
+                    orjson.dumps(headers).decode(),
+                    cloud_event.data,
+                )
             )
 
-    def created(self, lead: LeadRow) -> None:
-        """A lead this batch inserts."""
-        self.new_leads.append(lead)
-        self._new_ids.add(lead.id)
+    def applied(self, event_id: str, lead_id: str, occurred_at: datetime, payload: str) -> None:
+        """An inbound event, kept for what-if replays."""
+        self._pending.inbound.append((event_id, lead_id, occurred_at, payload))
 
-    def changed(self, lead: LeadRow) -> None:
-        """Mark a loaded (detached) lead for the batch's one bulk update."""
-        if lead.id not in self._new_ids:
+    def created(self, lead: LeadRecord) -> None:
+        """A lead this batch inserts."""
+        self._pending.new_leads.append(lead)
+        self._unwritten_new.add(lead.id)
+
+    def changed(self, lead: LeadRecord) -> None:
+        """Mark a lead for the batch's one update (a new lead only once it was appended)."""
+        if lead.id not in self._unwritten_new:
             self.changed_leads[lead.id] = lead
 
+    async def hand_over(self, connection: Any, *, at_least: int) -> None:
+        """Between events: when the connection is idle and rows of ``at_least`` events wait,
+        start appending them; then give the event loop a turn, so that an append under way
+        can send its next statement while the caller folds the next events."""
+        if len(self._pending.inbound) >= at_least and (
+            self._appending is None or self._appending.done()
+        ):
+            if self._appending is not None:
+                self._appending.result()  # a failed append fails the batch here
+            self._appending = asyncio.create_task(self._take().append_to(connection))
+        await asyncio.sleep(0)
+
+    async def abandon(self) -> None:
+        """After a failure: wait for an append under way, which holds the connection the
+        rollback needs; its own error, if any, is the caller's failure's consequence."""
+        if self._appending is not None:
+            with contextlib.suppress(Exception):
+                await self._appending
+
     async def write(self, session: AsyncSession) -> None:
-        """One bulk statement per table, new leads first: the other rows refer to them."""
-        await _write(session, self)
+        """Everything not written yet, in the caller's transaction."""
+        connection = await driver_connection(session)
+        if self._appending is not None:
+            await self._appending
+        await self._take().append_to(connection)
+        if self.changed_leads:
+            await connection.execute(
+                UPDATE_LEADS, *columns_of([_updated(lead) for lead in self.changed_leads.values()])
+            )
+        if self.moved_events:
+            # After every inbound row of the batch is in: a visitor's events from earlier in
+            # the batch move to the lead it merged into as well.
+            moved = self.moved_events
+            await connection.execute(MOVE_INBOUND, list(moved), list(moved.values()))
+        if self.accounts:
+            await connection.execute(UPSERT_ACCOUNTS, *columns_of(_account_rows(self)))
+
+    def _take(self) -> _Appended:
+        taken, self._pending = self._pending, _Appended()
+        self._unwritten_new.clear()
+        return taken
 
 
-async def _write(session: AsyncSession, batch: BatchWrites) -> None:
-    # Leads first: the rows below refer to them. Every lead row carries all its columns, so
-    # inserts and updates each go out as one executemany, whatever changed per lead.
-    if batch.new_leads:
-        await session.execute(
-            insert(LeadRow), [_columns(lead, INSERTED) for lead in batch.new_leads]
-        )
-    if batch.changed_leads:
-        await session.execute(
-            update(LeadRow),
-            [_columns(lead, UPDATED) for lead in batch.changed_leads.values()],
-        )
-    if batch.score_changes:
-        await session.execute(insert(ScoreChangeRow), batch.score_changes)
-    if batch.stage_changes:
-        await session.execute(insert(StageChangeRow), batch.stage_changes)
-    if batch.outbox_rows:
-        await session.execute(insert(outbox), batch.outbox_rows)
-    for old, new in batch.moved_events.items():
-        await session.execute(
-            update(InboundEventRow).where(InboundEventRow.lead_id == old).values(lead_id=new)
-        )
-    if batch.inbound:
-        await session.execute(insert(InboundEventRow), batch.inbound)
-    if batch.accounts:
-        await _upsert_accounts(session, batch)
-
-
-async def _upsert_accounts(session: AsyncSession, batch: BatchWrites) -> None:
-    rows = [
-        {
-            "domain": domain,
-            "name": batch.account_traits.get(domain, {}).get("name") or name,
-            "traits": batch.account_traits.get(domain, {}),
-        }
-        for domain, name in sorted(batch.accounts.items())
-    ]
-    statement = pg_insert(AccountRow).values(rows)
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["domain"],
-            set_={
-                "name": func.coalesce(statement.excluded.name, AccountRow.name),
-                "traits": AccountRow.traits.op("||")(statement.excluded.traits),
-                "updated_at": batch.now,
-            },
-        )
-    )
+def _account_rows(batch: BatchWrites) -> list[tuple[object, ...]]:
+    rows: list[tuple[object, ...]] = []
+    for domain, name in sorted(batch.accounts.items()):  # one lock order for all consumers
+        traits = batch.account_traits.get(domain, {})
+        rows.append((domain, traits.get("name") or name, orjson.dumps(traits).decode(), batch.now))
+    return rows

@@ -12,11 +12,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from leadpipe.scoring.adapters.bulk import table_of
 from leadpipe.scoring.adapters.orm import (
     AccountRow,
     ErasureReceiptRow,
@@ -44,6 +46,10 @@ PERSONAL_COLUMNS = (
     "title",
     "account_domain",
     "merged_into",
+)
+SUPPRESSED = (
+    f"SELECT subject_hash FROM {table_of(SuppressionRow).fullname}"
+    " WHERE subject_hash = ANY($1::TEXT[])"
 )
 
 
@@ -139,18 +145,17 @@ async def _remove_history(session: AsyncSession, leads: Sequence[LeadRow]) -> di
     return counts
 
 
-async def suppressed(session: AsyncSession, events: Sequence[InboundEvent]) -> set[str]:
-    """The ids of ``events`` whose person was erased: they must not bring the person back."""
+async def suppressed(connection: Any, events: Sequence[InboundEvent]) -> set[str]:
+    """The ids of ``events`` whose person was erased: they must not bring the person back.
+    ``connection`` is the batch's asyncpg connection."""
     by_hash: dict[str, list[str]] = {}
     for event in events:
         if event.identity.email:
             by_hash.setdefault(subject_hash(event.identity.email), []).append(event.event_id)
     if not by_hash:
         return set()
-    found = await session.scalars(
-        select(SuppressionRow.subject_hash).where(SuppressionRow.subject_hash.in_(list(by_hash)))
-    )
-    return {event_id for digest in found for event_id in by_hash[digest]}
+    found = await connection.fetch(SUPPRESSED, list(by_hash))
+    return {event_id for (digest,) in found for event_id in by_hash[digest]}
 
 
 async def prune_event_history(session: AsyncSession, older_than: datetime) -> int:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
-from leadpipe.scoring.adapters.orm import LeadRow
+from leadpipe.scoring.adapters.lead_record import LeadRecord
 from leadpipe.scoring.domain.engagement import CategoryPoints, engagement_at, engagement_recorded
 from leadpipe.scoring.domain.fit import fit_parts, fit_score
 from leadpipe.scoring.domain.lead import LeadState
@@ -27,7 +27,25 @@ PROFILE_COLUMNS = (
 )
 
 
-def state_of(lead: LeadRow, *, new: bool = False) -> LeadState:
+class StoredLead(Protocol):
+    """What a lead's state is read from: the consumer's :class:`LeadRecord` or the API's ORM
+    row."""
+
+    @property
+    def stage(self) -> str: ...
+    @property
+    def profile(self) -> dict[str, Any]: ...
+    @property
+    def engagement_state(self) -> dict[str, Any]: ...
+    @property
+    def answers(self) -> dict[str, Any]: ...
+    @property
+    def hand_raiser(self) -> bool: ...
+    @property
+    def contacted_at(self) -> datetime | None: ...
+
+
+def state_of(lead: StoredLead, *, new: bool = False) -> LeadState:
     return LeadState(
         stage=None if new else Stage(lead.stage),
         profile=dict(lead.profile or {}),
@@ -48,7 +66,7 @@ def engagement_json(state: LeadState) -> dict[str, Any]:
     }
 
 
-def store_state(lead: LeadRow, state: LeadState, rules: Rules, now: datetime) -> None:
+def store_state(lead: LeadRecord, state: LeadState, rules: Rules, now: datetime) -> None:
     """Write ``state`` and the scores it implies onto the row."""
     assert state.stage is not None
     lead.stage = state.stage.value
@@ -71,7 +89,7 @@ def store_state(lead: LeadRow, state: LeadState, rules: Rules, now: datetime) ->
     lead.updated_at = now
 
 
-def snapshot(lead: LeadRow) -> LeadSnapshot:
+def snapshot(lead: LeadRecord) -> LeadSnapshot:
     grade = lead.grade if lead.grade in ("A", "B", "C") else None
     temperature = lead.temperature if lead.temperature in ("cold", "warm", "hot") else "cold"
     return LeadSnapshot(

@@ -11,12 +11,12 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadpipe.scoring.adapters.batch import BatchWrites
+from leadpipe.scoring.adapters.bulk import driver_connection
+from leadpipe.scoring.adapters.lead_record import lock_due
 from leadpipe.scoring.adapters.lead_state import state_of, store_state
-from leadpipe.scoring.adapters.orm import LeadRow
 from leadpipe.scoring.adapters.rules_store import RulesCache
 from leadpipe.scoring.domain.lead import Outcome
 from leadpipe.scoring.domain.lifecycle import TransitionRefused
@@ -33,20 +33,7 @@ async def recycle_due(
     """Recycle up to ``limit`` leads due at ``now``, in the caller's transaction. Returns how
     many leads were looked at (due ones whose new activity came first are re-timed instead).
     Several scoring instances may sweep at once: locked leads are skipped, not waited for."""
-    due = (
-        (
-            await session.execute(
-                select(LeadRow)
-                .where(LeadRow.recycle_at <= now)
-                .order_by(LeadRow.recycle_at)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    session.expunge_all()  # written by the batch's bulk update
+    due = await lock_due(await driver_connection(session), now, limit)
     batch = BatchWrites(rules, topics, now)
     for lead in due:
         state, step = recycle(state_of(lead), rules, now)

@@ -3,30 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
-from leadpipe.scoring.domain.rules import Rules
+from leadpipe.scoring.domain.rules import FitPart, Rules
 
-
-@dataclass(frozen=True)
-class FitPart:
-    attribute: str
-    points: int
-    reason: str
+__all__ = ["FitPart", "fit_parts", "fit_score"]
 
 
 def fit_parts(profile: Mapping[str, str | int], rules: Rules) -> dict[str, FitPart]:
     """Per attribute, the first matching rule. Rules files are checked so that the best parts
     add up to at most 100: the fit score is their plain sum."""
     parts: dict[str, FitPart] = {}
-    for attribute, attribute_rules in rules.fit.items():
+    for attribute in rules.fit:
         value = profile.get(attribute)
         if value is None or value == "":
             continue
-        for rule in attribute_rules:
-            if rule.matches(value):
-                parts[attribute] = FitPart(attribute, rule.points, f"{rule.reason} ('{value}')")
-                break
+        part = rules.fit_part(attribute, value)
+        if part is not None:
+            parts[attribute] = part
     return parts
 
 

@@ -7,14 +7,14 @@ replaying the same events under the same rules gives the same scores and stages.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
 from pydantic import JsonValue
 
 from leadpipe.scoring.domain.engagement import CategoryPoints, clamp, points
-from leadpipe.scoring.domain.fit import fit_parts, fit_score
+from leadpipe.scoring.domain.fit import FitPart, fit_parts, fit_score
 from leadpipe.scoring.domain.lifecycle import RANK, Transition, TransitionRefused, transition
 from leadpipe.scoring.domain.qualification import answer_of, qualification_score
 from leadpipe.scoring.domain.rules import FIT_ATTRIBUTES, Answer, Rules, Signal
@@ -32,6 +32,9 @@ PROFILE_TEXT = (
     "department",
     "revenue",
 )
+# Every field a profile takes, each once (the fit attributes overlap the text fields).
+PROFILE_FIELDS = tuple(dict.fromkeys((*PROFILE_TEXT, *FIT_ATTRIBUTES)))
+_NOT_TEXT = (dict, list, bool)
 
 # Sales feedback: event name → the stage it asks for, and how the move is explained.
 SALES_MOVES: dict[str, tuple[Stage, str]] = {
@@ -78,22 +81,26 @@ def _fields(event: InboundEvent) -> dict[str, JsonValue]:
     return {**event.context, **event.traits, **event.properties}
 
 
-def _profile(state: LeadState, fields: Mapping[str, JsonValue]) -> dict[str, str | int]:
-    profile = dict(state.profile)
+def _profile(
+    before: Mapping[str, str | int], fields: Mapping[str, JsonValue]
+) -> dict[str, str | int]:
+    profile = dict(before)
     if "company_size" not in fields and "employees" in fields:
         # Segment's reserved group / identify trait for the company's head count.
         fields = {**fields, "company_size": fields["employees"]}
-    for name in (*PROFILE_TEXT, *FIT_ATTRIBUTES):
+    for name in PROFILE_FIELDS:
         value = fields.get(name)
-        if value is None or isinstance(value, dict | list | bool):
+        if value is None or isinstance(value, _NOT_TEXT):
             continue
         if name == "company_size":
             try:
                 profile[name] = int(str(value).strip())
             except ValueError:
                 continue
-        elif str(value).strip():
-            profile[name] = str(value).strip()
+        else:
+            text = str(value).strip()
+            if text:
+                profile[name] = text
     return profile
 
 
@@ -101,7 +108,14 @@ def fit_changes(
     before: Mapping[str, str | int], profile: Mapping[str, str | int], rules: Rules
 ) -> list[ScoreChange]:
     """One change per attribute whose fit part differs between two profiles."""
-    old, new = fit_parts(before, rules), fit_parts(profile, rules)
+    if before == profile:
+        return []
+    return _fit_changes(fit_parts(before, rules), fit_parts(profile, rules), rules)
+
+
+def _fit_changes(
+    old: Mapping[str, FitPart], new: Mapping[str, FitPart], rules: Rules
+) -> list[ScoreChange]:
     changes = []
     for attribute in rules.fit:
         was = old[attribute].points if attribute in old else 0
@@ -115,8 +129,12 @@ def fit_changes(
     return changes
 
 
-def _matches(signal: Signal, event: InboundEvent, fields: Mapping[str, JsonValue]) -> bool:
-    return signal.event == event.name and all(c.holds(fields.get(c.field)) for c in signal.when)
+def _signals(event: InboundEvent, fields: Mapping[str, JsonValue], rules: Rules) -> list[Signal]:
+    return [
+        signal
+        for signal in rules.signals_by_event.get(event.name, ())
+        if all(c.holds(fields.get(c.field)) for c in signal.when)
+    ]
 
 
 def _engagement(
@@ -165,24 +183,24 @@ def _answers(
     by_sales = event.name == "lead_qualified"
     raw_answers = fields.get("answers")
     given = raw_answers if isinstance(raw_answers, dict) else {}
+    title = profile.get("title")
     for criterion in rules.criteria:
-        how = "on the form"
+        before = answers.get(criterion.key, "unknown")
         stated: Answer | None = None
         if by_sales:
             stated = answer_of(given.get(criterion.key, fields.get(criterion.key)))
             how = "by sales"
-        elif criterion.form_field is not None:
-            stated = answer_of(fields.get(criterion.form_field))
-        title = profile.get("title")
+        else:
+            if criterion.form_field is not None:
+                stated = answer_of(fields.get(criterion.form_field))
+            how = "on the form"
         if (
             stated is None
-            and answers.get(criterion.key, "unknown") == "unknown"
+            and before == "unknown"
             and isinstance(title, str)
-            and criterion.confirmed_by_title
-            and any(word.casefold() in title.casefold() for word in criterion.confirmed_by_title)
+            and criterion.confirmed_by(title)
         ):
             stated, how = "yes", f"by title '{title}'"
-        before = answers.get(criterion.key, "unknown")
         if stated is None or stated == before:
             continue
         answers[criterion.key] = stated
@@ -223,23 +241,17 @@ def apply_event(state: LeadState, event: InboundEvent, rules: Rules) -> Outcome:
     explained change per part, and its stage moves (refused ones included)."""
     at = event.occurred_at
     fields = _fields(event)
-    profile = _profile(state, fields)
-    changes = fit_changes(state.profile, profile, rules)
-    signals = [s for s in rules.signals if _matches(s, event, fields)]
+    profile = _profile(state.profile, fields)
+    parts = fit_parts(profile, rules)
+    unchanged = profile == state.profile
+    changes = [] if unchanged else _fit_changes(fit_parts(state.profile, rules), parts, rules)
+    signals = _signals(event, fields, rules)
     engagement, engagement_changes = _engagement(state, signals, at, rules)
     answers, answer_changes = _answers(state, event, fields, profile, rules)
     hand_raised = any(s.hand_raiser for s in signals)
     contacted_at = state.contacted_at
     if event.name == "lead_contacted" and contacted_at is None:
         contacted_at = at
-    after = replace(
-        state,
-        profile=profile,
-        engagement=engagement,
-        answers=answers,
-        hand_raiser=state.hand_raiser or hand_raised,
-        contacted_at=contacted_at,
-    )
     moves = _Moves(state.stage)
     if state.stage is None:
         moves.to(Stage.LEAD, f"new lead from {event.source}")
@@ -254,8 +266,15 @@ def apply_event(state: LeadState, event: InboundEvent, rules: Rules) -> Outcome:
         else:
             moves.to(target, f"{what}: {why}" if why else what)
     else:
-        _automatic(moves, after, hand_raised, signals, rules)
-    after = replace(after, stage=moves.stage)
+        _automatic(moves, fit_score(parts), engagement, answers, hand_raised, signals, rules)
+    after = LeadState(
+        stage=moves.stage,
+        profile=profile,
+        engagement=engagement,
+        answers=answers,
+        hand_raiser=state.hand_raiser or hand_raised,
+        contacted_at=contacted_at,
+    )
     return Outcome(
         after,
         (*changes, *engagement_changes, *answer_changes),
@@ -265,7 +284,13 @@ def apply_event(state: LeadState, event: InboundEvent, rules: Rules) -> Outcome:
 
 
 def _automatic(
-    moves: _Moves, lead: LeadState, hand_raised: bool, signals: list[Signal], rules: Rules
+    moves: _Moves,
+    fit: int,
+    held: Mapping[str, CategoryPoints],
+    answers: Mapping[str, Answer],
+    hand_raised: bool,
+    signals: list[Signal],
+    rules: Rules,
 ) -> None:
     """Threshold and hand-raiser moves: only ever forward, one allowed step at a time.
 
@@ -273,9 +298,8 @@ def _automatic(
     when sales disqualified it, so crossing a threshold with them again means nothing new."""
     if moves.stage == Stage.DISQUALIFIED and not hand_raised:
         return
-    fit = fit_score(fit_parts(lead.profile, rules))
-    engagement = sum(points(c.value) for c in lead.engagement.values())
-    qualification = qualification_score(lead.answers, rules)
+    engagement = sum(points(c.value) for c in held.values())
+    qualification = qualification_score(answers, rules)
     stage = moves.stage or Stage.LEAD
     mql_reason = None
     if hand_raised:
@@ -291,7 +315,7 @@ def _automatic(
         moves.to(Stage.MQL, mql_reason)
     stage = moves.stage or Stage.LEAD
     if sql and RANK[stage] < RANK[Stage.SQL]:
-        confirmed = ", ".join(c.label for c in rules.criteria if lead.answers.get(c.key) == "yes")
+        confirmed = ", ".join(c.label for c in rules.criteria if answers.get(c.key) == "yes")
         moves.to(
             Stage.SQL,
             f"qualification {qualification} ≥ {rules.sql_min_qualification} "
