@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import suppress
 from functools import lru_cache
+from typing import NamedTuple
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -50,15 +51,24 @@ def make_consumer(bootstrap: str, group_id: str, topics: Iterable[str]) -> AIOKa
     )
 
 
-async def enqueue(
-    producer: AIOKafkaProducer, topic: str, key: str, event: CloudEvent
-) -> asyncio.Future[RecordMetadata]:
-    """Hand one event to the producer; the returned future resolves with Kafka's ack. Events
-    enqueued together share round trips, without a task per event."""
-    pending: asyncio.Future[RecordMetadata] = await producer.send(
-        topic, value=event.data, key=key.encode(), headers=event.headers()
-    )
-    return pending
+class Outgoing(NamedTuple):
+    """A record to send: where to, its key, value and headers."""
+
+    topic: str
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+    @classmethod
+    def of(cls, topic: str, key: str, event: CloudEvent) -> Outgoing:
+        return cls(topic, key.encode(), event.data, event.headers())
+
+
+class Placement(NamedTuple):
+    """Where Kafka stored a record."""
+
+    partition: int
+    offset: int
 
 
 @lru_cache(maxsize=65_536)
@@ -69,42 +79,65 @@ def _key_hash(key: bytes) -> int:
     return hashed & 0x7FFFFFFF
 
 
-async def enqueue_all(
-    producer: AIOKafkaProducer, topic: str, events: Sequence[tuple[str, CloudEvent]]
-) -> list[asyncio.Future[RecordMetadata]]:
-    """Hand keyed events to the producer; each returned future resolves with Kafka's ack.
+async def send_all(producer: AIOKafkaProducer, records: Sequence[Outgoing]) -> list[Placement]:
+    """Send records and wait for Kafka's acks; returns where each was stored, in order.
 
-    A single event joins the producer's open batch for its partition, shared with other
-    callers. Several go as one record batch per partition with one future per batch, which
-    costs the producer about a third less CPU per event than a send each (measured). Each key
-    lands on the partition the producer's default partitioner would give it."""
-    if len(events) == 1:
-        key, event = events[0]
-        return [await enqueue(producer, topic, key, event)]
-    partitions = sorted(await producer.partitions_for(topic))
-    by_partition: dict[int, list[tuple[bytes, CloudEvent]]] = defaultdict(list)
-    for key, event in events:
-        encoded = key.encode()
-        partition = partitions[_key_hash(encoded) % len(partitions)]
-        by_partition[partition].append((encoded, event))
-    acks = []
-    for partition, records in by_partition.items():
-        batch = producer.create_batch()
-        for encoded, event in records:
-            record = {"key": encoded, "value": event.data, "headers": event.headers()}
-            if batch.append(timestamp=None, **record) is None:  # full: send it, start another
-                acks.append(await producer.send_batch(batch, topic, partition=partition))
-                batch = producer.create_batch()
-                batch.append(timestamp=None, **record)
-        acks.append(await producer.send_batch(batch, topic, partition=partition))
-    return acks
+    A single record joins the producer's open batch for its partition, shared with other
+    callers. Several go as one record batch per partition (more when one fills up), with one
+    future per batch: about a third less producer CPU per record than a send each (measured).
+    Each key lands on the partition the producer's default partitioner gives it, so the records
+    of one key keep their order."""
+    if len(records) == 1:
+        record = records[0]
+        pending = await producer.send(
+            record.topic, value=record.value, key=record.key, headers=record.headers
+        )
+        stored: RecordMetadata = await pending
+        return [Placement(stored.partition, stored.offset)]
+    partitions = {
+        topic: sorted(await producer.partitions_for(topic))
+        for topic in {record.topic for record in records}
+    }
+    groups: dict[tuple[str, int], list[int]] = defaultdict(list)  # record indexes per partition
+    for index, record in enumerate(records):
+        of_topic = partitions[record.topic]
+        groups[record.topic, of_topic[_key_hash(record.key) % len(of_topic)]].append(index)
+    # Each batch sent, with (record index, offset within the batch) of its records.
+    sent: list[tuple[asyncio.Future[RecordMetadata], list[tuple[int, int]]]] = []
+    for (topic, partition), members in groups.items():
+        batch, placed = producer.create_batch(), list[tuple[int, int]]()
+        for index in members:
+            record = records[index]
+            appended = batch.append(
+                key=record.key, value=record.value, timestamp=None, headers=record.headers
+            )
+            if appended is None:  # full: send it, go on with a new one
+                sent.append((await producer.send_batch(batch, topic, partition=partition), placed))
+                batch, placed = producer.create_batch(), []
+                appended = batch.append(
+                    key=record.key, value=record.value, timestamp=None, headers=record.headers
+                )
+                if appended is None:
+                    raise ValueError(f"a record of {len(record.value)} bytes fits no batch")
+            placed.append((index, appended.offset))
+        sent.append((await producer.send_batch(batch, topic, partition=partition), placed))
+    acks: list[RecordMetadata] = await asyncio.gather(*(ack for ack, _ in sent))
+    placements: dict[int, Placement] = {}
+    for stored_batch, (_, placed) in zip(acks, sent, strict=True):
+        for index, relative in placed:
+            placements[index] = Placement(stored_batch.partition, stored_batch.offset + relative)
+    return [placements[index] for index in range(len(records))]
 
 
 async def publish(
     producer: AIOKafkaProducer, topic: str, key: str, event: CloudEvent
 ) -> RecordMetadata:
     """Send one event and wait until Kafka acknowledged it."""
-    return await (await enqueue(producer, topic, key, event))
+    pending = await producer.send(
+        topic, value=event.data, key=key.encode(), headers=event.headers()
+    )
+    metadata: RecordMetadata = await pending
+    return metadata
 
 
 async def ensure_topics(

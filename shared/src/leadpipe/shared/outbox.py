@@ -16,13 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import NamedTuple
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import DefaultPartitioner
-from aiokafka.structs import RecordMetadata
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -43,20 +40,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadpipe.shared.envelope import CloudEvent
-from leadpipe.shared.kafka import records_to_end
+from leadpipe.shared.kafka import Outgoing, records_to_end, send_all
 
 log = logging.getLogger(__name__)
-_PARTITIONER = DefaultPartitioner()  # what AIOKafkaProducer.send uses when given no other
-
-
-class _Pending(NamedTuple):
-    """An outbox row on its way to Kafka."""
-
-    id: int
-    topic: str
-    key: str
-    headers: list[list[str]]
-    payload: bytes
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -161,57 +147,23 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            await self._mark_published(session, await self._send([_Pending(*r) for r in rows]))
-        return len(rows)
-
-    async def _send(self, rows: Sequence[_Pending]) -> list[tuple[int, int, int]]:
-        """Send ``rows`` as one record batch per partition (and more when one fills up), so
-        that a batch costs one future and one partitioner run per key rather than per
-        record; returns (row id, partition, offset) of each. Records of one key go to one
-        partition in the rows' order, as ``producer.send`` would place them."""
-        partitions = {
-            topic: sorted(await self._producer.partitions_for(topic))
-            for topic in {row.topic for row in rows}
-        }
-        partition_of: dict[tuple[str, str], int] = {}
-        batches: dict[tuple[str, int], list[_Pending]] = {}
-        for row in rows:
-            place = (row.topic, row.key)
-            if place not in partition_of:
-                of_topic = partitions[row.topic]
-                partition_of[place] = _PARTITIONER(row.key.encode(), of_topic, of_topic)
-            batches.setdefault((row.topic, partition_of[place]), []).append(row)
-        sent: list[tuple[asyncio.Future[RecordMetadata], list[tuple[int, int]]]] = []
-        for (topic, partition), members in batches.items():
-            builder = self._producer.create_batch()
-            placed: list[tuple[int, int]] = []  # (row id, offset within the batch)
-            for row in members:
-                record = {
-                    "timestamp": None,
-                    "key": row.key.encode(),
-                    "value": row.payload,
-                    "headers": [(name, value.encode()) for name, value in row.headers],
-                }
-                appended = builder.append(**record)
-                if appended is None:  # full: send it, go on with a new one
-                    sent.append(
-                        (
-                            await self._producer.send_batch(builder, topic, partition=partition),
-                            placed,
-                        )
+            placed = await send_all(
+                self._producer,
+                [
+                    Outgoing(
+                        row.topic,
+                        row.key.encode(),
+                        row.payload,
+                        [(name, value.encode()) for name, value in row.headers],
                     )
-                    builder, placed = self._producer.create_batch(), []
-                    appended = builder.append(**record)
-                placed.append((row.id, appended.offset))
-            sent.append(
-                (await self._producer.send_batch(builder, topic, partition=partition), placed)
+                    for row in rows
+                ],
             )
-        done: list[RecordMetadata] = await asyncio.gather(*(future for future, _ in sent))
-        return [
-            (row_id, at.partition, at.offset + relative)
-            for at, (_, placed) in zip(done, sent, strict=True)
-            for row_id, relative in placed
-        ]
+            await self._mark_published(
+                session,
+                [(row.id, at.partition, at.offset) for row, at in zip(rows, placed, strict=True)],
+            )
+        return len(rows)
 
     async def reconcile(self) -> int:
         """Mark unpublished rows that Kafka already holds; returns how many were found."""

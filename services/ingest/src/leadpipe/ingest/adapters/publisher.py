@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaProducer
 from leadpipe.ingest.adapters.metrics import ACCEPTED, PRODUCE_SECONDS
 from leadpipe.shared.envelope import new_traceparent, wrap
 from leadpipe.shared.events import InboundEvent
-from leadpipe.shared.kafka import enqueue_all
+from leadpipe.shared.kafka import Outgoing, send_all
 
 
 class KafkaUnavailable(RuntimeError):
@@ -41,12 +41,17 @@ class EventPublisher:
         trace = traceparent or new_traceparent()
         try:
             async with asyncio.timeout(self._ack_timeout_s):
-                keyed = [
-                    (event.lead_key, wrap(event, f"/leadpipe/ingest/{event.source}", trace))
-                    for event in events
-                ]
-                acks = await enqueue_all(self._producer, self._topic, keyed)
-                await asyncio.gather(*acks)
+                await send_all(
+                    self._producer,
+                    [
+                        Outgoing.of(
+                            self._topic,
+                            event.lead_key,
+                            wrap(event, f"/leadpipe/ingest/{event.source}", trace),
+                        )
+                        for event in events
+                    ],
+                )
         except Exception as exc:
             raise KafkaUnavailable(f"Kafka did not acknowledge the events: {exc!r}") from exc
         PRODUCE_SECONDS.observe(time.perf_counter() - started)
