@@ -106,15 +106,25 @@ async def bench_stack(work_dir: Path, log: Log) -> AsyncIterator[BenchStack]:
             yield BenchStack(kafka, url, run_id, how, kafka_version)
         finally:
             await _drop_topics(kafka, f"bench-{run_id}-")
-            admin = await asyncpg.connect(plain_dsn(server_url))
-            try:
-                await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-            finally:
-                await admin.close()
+            await _drop_database(server_url, database)
     finally:
         if local is not None:
             log("stack: stopping…")
             local.down(log)
+
+
+async def _drop_database(server_url: str, database: str) -> None:
+    """Drops the run's database, ending whatever still uses it. FORCE may not end an
+    autovacuum worker (a superuser's process) busy with the rows the run wrote; a plain DROP
+    asks it to stop and waits for it."""
+    admin = await asyncpg.connect(plain_dsn(server_url))
+    try:
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        except asyncpg.InsufficientPrivilegeError:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{database}"')
+    finally:
+        await admin.close()
 
 
 async def _drop_topics(bootstrap: str, prefix: str) -> None:
