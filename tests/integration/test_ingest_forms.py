@@ -135,6 +135,13 @@ def test_other_media_types_are_refused_with_415(ingest: IngestProcess) -> None:
     assert response.json()["error"]["field"] == "Content-Type"
 
 
+@pytest.mark.parametrize("form_id", ["contact%0A", "a" * 101, "con%20tact"])
+def test_a_malformed_form_id_is_refused_naming_it(ingest: IngestProcess, form_id: str) -> None:
+    response = httpx.post(f"{ingest.url}/v1/forms/{form_id}", json={"email": "a@kunde.example"})
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["field"] == "form_id"
+
+
 @pytest.fixture(scope="module")
 def strict_ingest(
     settings: Settings, topics_created: None, tmp_path_factory: pytest.TempPathFactory

@@ -35,6 +35,7 @@ def test_a_generic_webhook_becomes_the_named_event() -> None:
     ("body", "field"),
     [
         ({"type": "Lead Contacted!", "data": {"email": "a@b.example"}}, "type"),
+        ({"type": "lead_contacted\n", "data": {"email": "a@b.example"}}, "type"),
         ({"type": "lead_contacted", "data": "a@b.example"}, "data"),
         ({"type": "lead_contacted", "data": {"channel": "phone"}}, "data.email"),
         ({"type": "lead_contacted", "data": {"email": "not-an-email"}}, "email"),

@@ -92,7 +92,7 @@ def add(
     ] = None,
 ) -> None:
     """Create a source and print its write key, secret or token (shown this one time only)."""
-    if not NAME.match(name):
+    if not NAME.fullmatch(name):
         console.print("[red]NAME[/red]: use 1-100 letters, digits, '.', '_' or '-'")
         raise typer.Exit(2)
     options = SourceOptions(tuple(allow_origin or ()), thank_you, unsigned, client_secret)

@@ -75,7 +75,7 @@ async def preflight(request: Request, form_id: FORM_ID) -> Response:
 )
 async def submit_form(request: Request, form_id: FORM_ID) -> Response:
     # Checked here too: posts reach this function without FastAPI (api/direct.py).
-    if not VALID_FORM_ID.match(form_id):
+    if not VALID_FORM_ID.fullmatch(form_id):  # fullmatch: "$" alone lets a final "\n" by
         raise FieldError("form_id", "must be 1-100 letters, digits, '_', '.' or '-'")
     source = _form_source(request, form_id)
     request.state.source = source.event_source if source else "form:unregistered"

@@ -34,7 +34,7 @@ def generic_event(
     if not isinstance(body, dict):
         raise Malformed("body", "must be a JSON object with type, timestamp and data")
     name = body.get("type")
-    if not isinstance(name, str) or not EVENT_NAME.match(name):
+    if not isinstance(name, str) or not EVENT_NAME.fullmatch(name):
         raise FieldError("type", "must be an event name such as lead_contacted")
     occurred_at = parse_timestamp(body.get("timestamp"), "timestamp") or received_at
     data = body.get("data")

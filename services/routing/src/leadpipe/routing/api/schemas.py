@@ -76,7 +76,7 @@ class RepIn(BaseModel):
     def _countries(cls, value: list[str]) -> list[str]:
         codes = [code.upper() for code in value]
         for code in codes:
-            if not _COUNTRY.match(code):
+            if not _COUNTRY.fullmatch(code):
                 raise ValueError(f"'{code}' is not a two-letter country code")
         return codes
 
@@ -85,7 +85,7 @@ class RepIn(BaseModel):
     def _languages(cls, value: list[str]) -> list[str]:
         codes = [code.lower() for code in value]
         for code in codes:
-            if not _LANGUAGE.match(code):
+            if not _LANGUAGE.fullmatch(code):
                 raise ValueError(f"'{code}' is not an ISO 639 language code such as 'de'")
         return codes
 
