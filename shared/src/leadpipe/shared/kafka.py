@@ -8,12 +8,13 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import suppress
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.partitioner import murmur2
+from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.structs import RecordMetadata
 
 from leadpipe.shared.envelope import CloudEvent
@@ -108,15 +109,11 @@ async def send_all(producer: AIOKafkaProducer, records: Sequence[Outgoing]) -> l
         batch, placed = producer.create_batch(), list[tuple[int, int]]()
         for index in members:
             record = records[index]
-            appended = batch.append(
-                key=record.key, value=record.value, timestamp=None, headers=record.headers
-            )
+            appended = _append(batch, record)
             if appended is None:  # full: send it, go on with a new one
                 sent.append((await producer.send_batch(batch, topic, partition=partition), placed))
                 batch, placed = producer.create_batch(), []
-                appended = batch.append(
-                    key=record.key, value=record.value, timestamp=None, headers=record.headers
-                )
+                appended = _append(batch, record)
                 if appended is None:
                     raise ValueError(f"a record of {len(record.value)} bytes fits no batch")
             placed.append((index, appended.offset))
@@ -129,15 +126,15 @@ async def send_all(producer: AIOKafkaProducer, records: Sequence[Outgoing]) -> l
     return [placements[index] for index in range(len(records))]
 
 
-async def publish(
-    producer: AIOKafkaProducer, topic: str, key: str, event: CloudEvent
-) -> RecordMetadata:
+def _append(batch: BatchBuilder, record: Outgoing) -> Any:
+    """The record's metadata in ``batch`` (its offset within it), or None when it is full."""
+    return batch.append(key=record.key, value=record.value, timestamp=None, headers=record.headers)
+
+
+async def publish(producer: AIOKafkaProducer, topic: str, key: str, event: CloudEvent) -> Placement:
     """Send one event and wait until Kafka acknowledged it."""
-    pending = await producer.send(
-        topic, value=event.data, key=key.encode(), headers=event.headers()
-    )
-    metadata: RecordMetadata = await pending
-    return metadata
+    placed = await send_all(producer, [Outgoing.of(topic, key, event)])
+    return placed[0]
 
 
 async def ensure_topics(
