@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import asyncpg
@@ -20,23 +20,25 @@ import orjson
 from fastapi import FastAPI
 
 from bench import same_rows
-from bench.data import FormPost, event_ids, mixed_posts
+from bench.data import FormPost, TrackingCall, day_of_traffic, event_ids, mixed_posts
 from bench.plan import Plan
 from bench.processes import cpu_seconds, run_queue_seconds
 from bench.report import Figure
 from bench.stack import BenchStack
 from bench.stats import median
 from leadpipe.ingest.domain.forms import form_event
+from leadpipe.ingest.domain.tracking import call_event
 from leadpipe.routing.main import create_app as create_routing_app
 from leadpipe.scoring.main import create_app as create_scoring_app
 from leadpipe.shared.envelope import CloudEvent, wrap
-from leadpipe.shared.events import LeadSnapshot, Stage, StageChanged
+from leadpipe.shared.events import InboundEvent, LeadSnapshot, Stage, StageChanged
 from leadpipe.shared.kafka import make_producer
 from leadpipe.shared.runtime import ConsumerRuntime
 
 BATCH = 500  # the consume loop's max_records: the baseline writes batches of the same size
 WARM_UP = 50  # events drained before the measured runs
 Keyed = list[tuple[str, CloudEvent]]
+Inbound = list[InboundEvent]
 
 
 @asynccontextmanager
@@ -113,19 +115,33 @@ async def drain_rate(
     )
 
 
-def inbound_events(posts: Sequence[FormPost], ids: Sequence[str]) -> Keyed:
+def inbound_events(traffic: Sequence[FormPost | TrackingCall], ids: Sequence[str]) -> Inbound:
+    """Each post or call as ingest would publish it: forms through ``form_event``, Segment
+    calls through ``call_event`` (with ``ids`` as their ``messageId``)."""
     now = datetime.now(UTC)
     events = []
-    for post, event_id in zip(posts, ids, strict=True):
-        event = form_event(
-            post.form_id,
-            post.fields,
-            source=f"form:{post.form_id}",
-            received_at=now,
-            event_id=event_id,
-        )
-        events.append((event.lead_key, wrap(event, f"/leadpipe/ingest/{event.source}")))
+    for item, event_id in zip(traffic, ids, strict=True):
+        if isinstance(item, FormPost):
+            event = form_event(
+                item.form_id,
+                item.fields,
+                source=f"form:{item.form_id}",
+                received_at=now,
+                event_id=event_id,
+            )
+        else:
+            event = call_event(
+                {**item.call, "messageId": event_id},
+                call_type=None,
+                source="segment:bench",
+                received_at=now,
+            )
+        events.append(event)
     return events
+
+
+def keyed(events: Inbound) -> Keyed:
+    return [(event.lead_key, wrap(event, f"/leadpipe/ingest/{event.source}")) for event in events]
 
 
 def stage_changes(seed: int, stream: str, count: int) -> Keyed:
@@ -170,8 +186,8 @@ SELECT id, key, key, fn, ln, co, ti, cn, ind, size, 'lead', 0, 10, 0,
     jsonb_build_object('budget', bu), false, 'baseline', 'bench'
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
     $8::text[], $9::int[], $10::text[]) AS t(id, key, fn, ln, co, ti, cn, ind, size, bu)
-ON CONFLICT (lead_key) DO UPDATE SET title = EXCLUDED.title, company = EXCLUDED.company,
-    engagement = bench.leads.engagement + 10, updated_at = now()
+ON CONFLICT (lead_key) DO UPDATE SET title = coalesce(EXCLUDED.title, bench.leads.title),
+    company = coalesce(EXCLUDED.company, bench.leads.company), engagement = bench.leads.engagement + 10, updated_at = now()
 """
 
 ASSIGNMENT_INSERT = """
@@ -196,30 +212,27 @@ async def create_baseline_tables(dsn: str) -> None:
         await connection.close()
 
 
-def lead_batches(posts: Sequence[FormPost], ids: Sequence[str]) -> list[list[list[object]]]:
+def lead_batches(events: Inbound) -> list[list[list[object]]]:
     batches: list[list[list[object]]] = []
-    for start in range(0, len(posts), BATCH):
-        # One upsert may not touch a row twice: a batch keeps each lead's last post.
-        latest = {
-            p.email: (p, i) for p, i in zip(posts[start : start + BATCH], ids[start:], strict=False)
-        }
-        rows = list(latest.values())
+    for start in range(0, len(events), BATCH):
+        # One upsert may not touch a row twice: a batch keeps each lead's last event.
+        latest = {event.lead_key: event for event in events[start : start + BATCH]}
         columns: list[list[object]] = [[] for _ in range(10)]
-        for post, event_id in rows:
-            f = post.fields
+        for event in latest.values():
+            traits = event.traits
             for column, value in zip(
                 columns,
                 (
-                    event_id,
-                    post.email,
-                    f["first_name"],
-                    f["last_name"],
-                    f["company"],
-                    f["title"],
-                    f["country"],
-                    f["industry"],
-                    f["company_size"],
-                    f["budget"],
+                    event.event_id,
+                    event.lead_key,
+                    traits.get("first_name"),
+                    traits.get("last_name"),
+                    traits.get("company"),
+                    traits.get("title"),
+                    traits.get("country"),
+                    traits.get("industry"),
+                    traits.get("company_size"),
+                    event.properties.get("budget"),
                 ),
                 strict=True,
             ):
@@ -257,64 +270,56 @@ async def seed_reps(dsn: str) -> None:
         await connection.close()
 
 
-async def scoring(stack: BenchStack, plan: Plan, seed: int) -> list[Figure]:
-    settings = stack.settings("scoring")
-    await create_baseline_tables(stack.dsn)
-    await same_rows.create_tables(stack.dsn)
-    samples: dict[str, list[float]] = {"leadpipe": [], "baseline": [], "same_rows": []}
-    drained: list[Drained] = []
-    async with running(create_scoring_app(settings)) as runtime:
-        warm = mixed_posts(seed, "scoring-warm-up", WARM_UP)
-        await warm_up(
-            runtime,
-            stack.kafka_bootstrap,
-            settings.topics.lead_events,
-            inbound_events(warm, event_ids(seed, "scoring-warm-up", WARM_UP)),
-        )
-        for repeat in range(plan.repeats):
-            stream = f"scoring-{repeat}"
-            posts = mixed_posts(seed, stream, plan.consumer_events)
-            ids = event_ids(seed, stream, len(posts))
-            outbox_before = await same_rows.max_outbox_id(stack.dsn)
-            drained.append(
-                await drain_rate(
-                    runtime,
-                    stack.kafka_bootstrap,
-                    settings.topics.lead_events,
-                    inbound_events(posts, ids),
-                )
-            )
-            samples["leadpipe"].append(drained[-1].per_s)
-            seconds = await timed_batches(stack.dsn, LEAD_UPSERT, lead_batches(posts, ids))
-            samples["baseline"].append(len(posts) / seconds)
-            written = await same_rows.rows_written(stack.dsn, ids, outbox_before, BATCH)
-            samples["same_rows"].append(
-                len(posts) / await same_rows.timed_writes(stack.dsn, written)
-            )
-    figure = f"scoring events/s, backlog of {plan.consumer_events} "
+@dataclass
+class ScoringRuns:
+    """One workload's scoring runs and, for each, the two baselines on the same events."""
+
+    leadpipe: list[float] = field(default_factory=list)
+    upsert: list[float] = field(default_factory=list)
+    same_rows: list[float] = field(default_factory=list)
+    drained: list[Drained] = field(default_factory=list)
+
+
+async def scoring_runs(
+    stack: BenchStack, runtime: ConsumerRuntime, topic: str, workloads: Sequence[Inbound]
+) -> ScoringRuns:
+    runs = ScoringRuns()
+    for events in workloads:
+        ids = [event.event_id for event in events]
+        outbox_before = await same_rows.max_outbox_id(stack.dsn)
+        runs.drained.append(await drain_rate(runtime, stack.kafka_bootstrap, topic, keyed(events)))
+        runs.leadpipe.append(runs.drained[-1].per_s)
+        seconds = await timed_batches(stack.dsn, LEAD_UPSERT, lead_batches(events))
+        runs.upsert.append(len(events) / seconds)
+        written = await same_rows.rows_written(stack.dsn, ids, outbox_before, BATCH)
+        runs.same_rows.append(len(events) / await same_rows.timed_writes(stack.dsn, written))
+    return runs
+
+
+def scoring_figures(id: str, workload: str, target: str, runs: ScoringRuns) -> list[Figure]:
     limited_by = (
         "the service's one event loop (CPU): decoding, the rules fold, the outbox events and "
         "the relay publishing them; PostgreSQL writes the batch's rows meanwhile, on the other "
-        "core; " + limits(drained)
+        "core; " + limits(runs.drained)
     )
     return [
         Figure(
-            id="scoring.events",
-            figure=figure + "(consume loop + rules + DB commit + outbox)",
+            id=id,
+            figure=f"scoring events/s, {workload} (consume loop + rules + DB commit + outbox)",
             unit="ev/s",
-            leadpipe=median(samples["leadpipe"]),
-            baseline=median(samples["baseline"]),
-            baseline_name=f"raw asyncpg unnest upsert, {BATCH}/transaction",
-            target="≥ 0.3",
+            leadpipe=median(runs.leadpipe),
+            baseline=median(runs.upsert),
+            baseline_name=f"raw asyncpg unnest upsert of the same leads, {BATCH}/transaction",
+            target=target,
             limited_by=limited_by,
-            samples={"leadpipe": samples["leadpipe"], "baseline": samples["baseline"]},
+            samples={"leadpipe": runs.leadpipe, "baseline": runs.upsert},
         ),
         Figure(
-            id="scoring.events.same_rows",
-            figure=figure + "beside raw asyncpg writing the same rows",
+            id=f"{id}.same_rows",
+            figure=f"scoring events/s, {workload}, beside raw asyncpg writing the same rows",
             unit="ev/s",
-            leadpipe=median(samples["leadpipe"]),
-            baseline=median(samples["same_rows"]),
+            leadpipe=median(runs.leadpipe),
+            baseline=median(runs.same_rows),
             baseline_name=(
                 f"raw asyncpg, {BATCH} events/transaction: the rows the consumer wrote (lead "
                 "upserts, processed ids, score and stage history, outbox, stored events) "
@@ -322,9 +327,59 @@ async def scoring(stack: BenchStack, plan: Plan, seed: int) -> list[Figure]:
             ),
             target="—",
             limited_by="what leadpipe does besides writing: " + limited_by,
-            samples={"leadpipe": samples["leadpipe"], "baseline": samples["same_rows"]},
+            samples={"leadpipe": runs.leadpipe, "baseline": runs.same_rows},
         ),
     ]
+
+
+def backlogs(
+    make: Callable[[int, str, int], Sequence[FormPost | TrackingCall]],
+    seed: int,
+    stream: str,
+    count: int,
+    plan: Plan,
+) -> list[Inbound]:
+    """One backlog of ``count`` generated events per repeat, each from its own stream."""
+    return [
+        inbound_events(make(seed, f"{stream}-{r}", count), event_ids(seed, f"{stream}-{r}", count))
+        for r in range(plan.repeats)
+    ]
+
+
+async def scoring(stack: BenchStack, plan: Plan, seed: int) -> list[Figure]:
+    """Two workloads: a day's traffic (mostly page views and tracked events, a tenth form
+    posts), which the target applies to, and the heaviest case, form posts only, most of them
+    demo requests that move the lead through two stages and emit two outbox events."""
+    settings = stack.settings("scoring")
+    topic = settings.topics.lead_events
+    await create_baseline_tables(stack.dsn)
+    await same_rows.create_tables(stack.dsn)
+    count = plan.consumer_events
+    async with running(create_scoring_app(settings)) as runtime:
+        warm = mixed_posts(seed, "scoring-warm-up", WARM_UP)
+        await warm_up(
+            runtime,
+            stack.kafka_bootstrap,
+            topic,
+            keyed(inbound_events(warm, event_ids(seed, "scoring-warm-up", WARM_UP))),
+        )
+        traffic = await scoring_runs(
+            stack, runtime, topic, backlogs(day_of_traffic, seed, "scoring-traffic", count, plan)
+        )
+        forms = await scoring_runs(
+            stack, runtime, topic, backlogs(mixed_posts, seed, "scoring-forms", count, plan)
+        )
+    return scoring_figures(
+        "scoring.events",
+        f"a day's traffic, backlog of {count} (2/3 page views, 1/5 tracked events, 1/10 forms)",
+        "≥ 0.3",
+        traffic,
+    ) + scoring_figures(
+        "scoring.events.forms",
+        f"form posts only, backlog of {count} (heaviest case: 5/6 move stage)",
+        "—",
+        forms,
+    )
 
 
 async def routing(stack: BenchStack, plan: Plan, seed: int) -> list[Figure]:
@@ -433,7 +488,7 @@ async def scale(stack: BenchStack, plan: Plan, seed: int) -> list[Figure]:
             runtime,
             stack.kafka_bootstrap,
             settings.topics.lead_events,
-            inbound_events(warm, event_ids(seed, "scale-warm-up", WARM_UP)),
+            keyed(inbound_events(warm, event_ids(seed, "scale-warm-up", WARM_UP))),
         )
         for size in plan.scale_sizes:
             await seed_leads(stack.dsn, seeded, size)
@@ -446,7 +501,7 @@ async def scale(stack: BenchStack, plan: Plan, seed: int) -> list[Figure]:
                     runtime,
                     stack.kafka_bootstrap,
                     settings.topics.lead_events,
-                    inbound_events(posts, event_ids(seed, stream, len(posts))),
+                    keyed(inbound_events(posts, event_ids(seed, stream, len(posts)))),
                 )
                 cost[size].append(1e6 / drained.per_s)
     smallest = plan.scale_sizes[0]

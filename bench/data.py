@@ -67,7 +67,7 @@ def routed_posts(seed: int, stream: str, count: int) -> list[FormPost]:
 
 
 def mixed_posts(seed: int, stream: str, count: int, *, repeat_share: float = 0.2) -> list[FormPost]:
-    """A day's mix: half routed demo requests, a third hand-raisers that stop at MQL, the rest
+    """A day's form posts: half routed demo requests, a third hand-raisers that stop at MQL, the rest
     newsletter sign-ups; ``repeat_share`` of the posts come from a lead that posted before."""
     rng = _rng(seed, stream)
     posts: list[FormPost] = []
@@ -107,3 +107,53 @@ def scale_posts(seed: int, stream: str, count: int, *, existing: int) -> list[Fo
             )
         posts.append(post)
     return posts
+
+
+@dataclass(frozen=True)
+class TrackingCall:
+    """A Segment call (``page``, ``track`` or ``identify``) as analytics.js would send it."""
+
+    call: dict[str, Any]
+
+
+PAGES = ("/", "/produkt", "/blog/lead-scoring", "/docs/start", "/pricing", "/karriere")
+TRACKED = ("Email Opened", "Email Link Clicked", "Webinar Registered", "Webinar Attended")
+
+
+def day_of_traffic(
+    seed: int, stream: str, count: int, *, form_share: float = 0.1
+) -> list[FormPost | TrackingCall]:
+    """What a B2B site's pipeline sees in a day, in this order of frequency: page views (about
+    two thirds), tracked email and webinar events, a few identify calls, and ``form_share`` of
+    form posts (:func:`mixed_posts`). Tracking calls come from the people who posted a form
+    earlier in the stream (by ``userId``, their email) and from anonymous visitors, some of
+    whom identify later and so are merged into a known lead."""
+    rng = _rng(seed, f"{stream}:traffic")
+    forms = iter(mixed_posts(seed, stream, count))
+    known: list[str] = []
+    visitors = [f"{stream}-visitor-{i}" for i in range(max(1, count // 20))]
+    traffic: list[FormPost | TrackingCall] = []
+    for _ in range(count):
+        kind = rng.random()
+        if kind < form_share or not known:
+            post = next(forms)
+            known.append(post.email)
+            traffic.append(post)
+            continue
+        who: dict[str, Any]
+        if rng.random() < 0.6:
+            email = rng.choice(known)
+            who = {"userId": email, "context": {"traits": {"email": email}}}
+        else:
+            who = {"anonymousId": rng.choice(visitors)}
+        if kind < form_share + 0.05 and "anonymousId" in who:
+            email = f"{who['anonymousId']}@bench.example"
+            who |= {"userId": email, "traits": {"email": email, "company": "Bench GmbH"}}
+            known.append(email)
+            traffic.append(TrackingCall({"type": "identify", **who}))
+        elif kind < form_share + 0.25:
+            traffic.append(TrackingCall({"type": "track", "event": rng.choice(TRACKED), **who}))
+        else:
+            url = f"https://bench.example{rng.choice(PAGES)}"
+            traffic.append(TrackingCall({"type": "page", "properties": {"url": url}, **who}))
+    return traffic

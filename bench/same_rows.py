@@ -141,12 +141,15 @@ async def rows_written(
             ids,
         ):
             of(row["event_id"]).score_changes.append(tuple(row))
+            # A merged visitor's changes name its own lead, whose events moved to the known one.
+            leads_of[row["lead_id"]].add(position[row["event_id"]] // batch)
         for row in await connection.fetch(
             f"SELECT {', '.join(STAGE_COLUMNS)} FROM scoring.stage_changes"
             " WHERE event_id = ANY($1::text[])",
             ids,
         ):
             of(row["event_id"]).stage_changes.append(tuple(row))
+            leads_of[row["lead_id"]].add(position[row["event_id"]] // batch)
         for row in await connection.fetch(
             "SELECT event_id, topic, key, headers::text, payload FROM scoring.outbox"
             " WHERE id > $1 ORDER BY id",

@@ -28,6 +28,8 @@ EXPECTED_FIGURES = {
     "rss.ingest",
     "scoring.events",
     "scoring.events.same_rows",
+    "scoring.events.forms",
+    "scoring.events.forms.same_rows",
     "routing.assignments",
     "e2e.latency.50",
     "e2e.latency.200",
