@@ -6,21 +6,21 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from leadpipe.ingest.adapters.metrics import REFUSED
 from leadpipe.ingest.adapters.publisher import KafkaUnavailable
 from leadpipe.ingest.domain.refusals import RateLimited, Refusal
+from leadpipe.shared.http import JsonResponse
 
 RETRY_AFTER_S = "5"
 log = logging.getLogger(__name__)
 
 
-def error_body(status: int, field: str | None, reason: str, code: str) -> ORJSONResponse:
+def error_body(status: int, field: str | None, reason: str, code: str) -> JsonResponse:
     # ``code`` and ``message`` are what Segment-protocol clients log from an error body.
-    return ORJSONResponse(
+    return JsonResponse(
         {
             "success": False,
             "error": {"field": field, "reason": reason},
@@ -38,7 +38,7 @@ def source_of(request: Request) -> str:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Refusal)
-    async def refusal(request: Request, exc: Refusal) -> ORJSONResponse:
+    async def refusal(request: Request, exc: Refusal) -> JsonResponse:
         REFUSED.labels(source_of(request), exc.code).inc()
         # The reason may quote the sender's input; the log keeps only what names the refusal.
         log.info(
@@ -51,14 +51,14 @@ def install_error_handlers(app: FastAPI) -> None:
         return response
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> ORJSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> JsonResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         field = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or None
         REFUSED.labels(source_of(request), "invalid_field").inc()
         return error_body(422, field, str(first.get("msg", "invalid")), "invalid_field")
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JsonResponse:
         # Unknown paths (404) and methods (405) answer in the same shape as every refusal.
         code = "not_found" if exc.status_code == 404 else f"http_{exc.status_code}"
         REFUSED.labels(source_of(request), code).inc()
@@ -68,7 +68,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return response
 
     @app.exception_handler(ValidationError)
-    async def invalid_event(request: Request, exc: ValidationError) -> ORJSONResponse:
+    async def invalid_event(request: Request, exc: ValidationError) -> JsonResponse:
         # A last line of defence: input the domain let through but the event model refuses.
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid event"}
         field = ".".join(str(part) for part in first.get("loc", ())) or None
@@ -76,7 +76,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_body(422, field, str(first.get("msg", "invalid")), "invalid_field")
 
     @app.exception_handler(KafkaUnavailable)
-    async def kafka_unavailable(request: Request, exc: KafkaUnavailable) -> ORJSONResponse:
+    async def kafka_unavailable(request: Request, exc: KafkaUnavailable) -> JsonResponse:
         REFUSED.labels(source_of(request), "kafka_unavailable").inc()
         log.warning(
             "kafka did not acknowledge", extra={"source": source_of(request), "error": str(exc)}

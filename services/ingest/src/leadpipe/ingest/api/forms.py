@@ -10,7 +10,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
-from fastapi.responses import ORJSONResponse, RedirectResponse
+from fastapi.responses import RedirectResponse
 from pydantic import JsonValue
 
 from leadpipe.ingest.adapters.metrics import REFUSED
@@ -27,6 +27,7 @@ from leadpipe.ingest.domain.forms import HONEYPOT_FIELD, FieldError, form_event,
 from leadpipe.ingest.domain.refusals import Refusal
 from leadpipe.ingest.domain.sources import Source, SourceKind
 from leadpipe.ingest.domain.tracking import event_id_for
+from leadpipe.shared.http import JsonResponse
 
 router = APIRouter(prefix="/v1/forms", tags=["forms"])
 FORM_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,100}$"
@@ -112,7 +113,7 @@ async def submit_form(request: Request, form_id: FORM_ID) -> Response:
 def _accepted(kind: str, source: Source | None, event_id: str, cors: dict[str, str]) -> Response:
     if kind == HTML_FORM and source is not None and source.thank_you_url:
         return RedirectResponse(source.thank_you_url, status_code=303, headers=cors)
-    return ORJSONResponse({"success": True, "event_id": event_id}, status_code=202, headers=cors)
+    return JsonResponse({"success": True, "event_id": event_id}, status_code=202, headers=cors)
 
 
 # Served directly (api/direct.py), beside the FastAPI route above.

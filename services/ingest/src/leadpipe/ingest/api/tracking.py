@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import ORJSONResponse
 
 from leadpipe.ingest.api.body import (
     basic_credentials,
@@ -28,6 +27,7 @@ from leadpipe.ingest.domain.tracking import (
     batch_events,
     call_event,
 )
+from leadpipe.shared.http import JsonResponse
 
 router = APIRouter(prefix="/v1", tags=["tracking"])
 # analytics.js calls from the customer's pages: any origin may send; the write key decides.
@@ -57,8 +57,8 @@ def _authenticated(request: Request, body: Json) -> Source:
     return source
 
 
-def _handler(call: str) -> Callable[[Request], Awaitable[ORJSONResponse]]:
-    async def receive(request: Request) -> ORJSONResponse:
+def _handler(call: str) -> Callable[[Request], Awaitable[JsonResponse]]:
+    async def receive(request: Request) -> JsonResponse:
         # No Content-Type is read as JSON too: the body must parse either way.
         require_media_type(request, "application/json", "text/plain", "")
         parsed = parse_json(await read_body(request, MAX_REQUEST_BYTES))
@@ -78,7 +78,7 @@ def _handler(call: str) -> Callable[[Request], Awaitable[ORJSONResponse]]:
             ]
         ingest.admit(request, source, len(events))
         await ingest.publisher.publish_all(events, traceparent(request))
-        return ORJSONResponse({"success": True}, headers=CORS_HEADERS)
+        return JsonResponse({"success": True}, headers=CORS_HEADERS)
 
     receive.__name__ = f"receive_{call}"
     return receive

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import ORJSONResponse
 
 from leadpipe.ingest.api.body import (
     basic_credentials,
@@ -26,6 +25,7 @@ from leadpipe.ingest.domain.sources import Source, SourceKind
 from leadpipe.ingest.domain.tracking import MAX_REQUEST_BYTES
 from leadpipe.ingest.domain.webhooks import generic_event, hubspot_events
 from leadpipe.shared.events import InboundEvent
+from leadpipe.shared.http import JsonResponse
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 SOURCE_NAME = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")]
@@ -81,7 +81,7 @@ def _events(request: Request, ingest: Ingest, source: Source, body: bytes) -> li
 
 
 @router.post("/{source}", openapi_extra=request_body(WEBHOOK_BODY, "application/json"))
-async def receive_webhook(request: Request, source: SOURCE_NAME) -> ORJSONResponse:
+async def receive_webhook(request: Request, source: SOURCE_NAME) -> JsonResponse:
     ingest = ingest_of(request)
     found = ingest.sources.registry.named(source, SourceKind.WEBHOOK, SourceKind.HUBSPOT)
     if found is None:
@@ -92,4 +92,4 @@ async def receive_webhook(request: Request, source: SOURCE_NAME) -> ORJSONRespon
     events = _events(request, ingest, found, body)
     ingest.admit(request, found, len(events))
     await ingest.publisher.publish_all(events, traceparent(request))
-    return ORJSONResponse({"success": True, "received": len(events)})
+    return JsonResponse({"success": True, "received": len(events)})
