@@ -116,7 +116,10 @@ async def _wait_for_routed(
             for record in records:
                 if record.key == lead_key.encode():
                     return unwrap(from_record(record.headers, record.value), LeadRouted)
-    raise TimeoutError(f"no lead.routed.v1 event for the demo lead within {timeout_s:.0f} s")
+    raise TimeoutError(
+        f"no lead.routed.v1 event for the demo lead within {timeout_s:.0f} s; scoring or "
+        "routing may be working through a backlog (see `leadpipe status` and the services' logs)"
+    )
 
 
 def print_result(result: DemoResult, console: Console) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -90,6 +91,18 @@ def demo(timeout: float = typer.Option(30.0, help="Seconds to wait for the route
         )
     except (RuntimeError, TimeoutError) as exc:
         console.print(f"[red]demo failed:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    except httpx.HTTPStatusError as exc:
+        request, answer = exc.request, exc.response
+        console.print(
+            f"[red]demo failed:[/red] {request.method} {request.url} answered "
+            f"{answer.status_code}: {answer.text[:300]}"
+        )
+        if answer.status_code == 401:
+            console.print(
+                "The CLI's API token is unknown to this database: `leadpipe up` registers it, "
+                f"or set {tokens.TOKEN_ENV} to a token from `leadpipe token add NAME --scope admin`."
+            )
         raise typer.Exit(1) from exc
     print_result(result, console)
 

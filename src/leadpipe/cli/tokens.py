@@ -68,19 +68,34 @@ async def list_tokens(database_url: str) -> list[tuple[str, str, datetime]]:
         await engine.dispose()
 
 
+async def register_token(database_url: str, token: IssuedToken) -> None:
+    """Store ``token`` in every service, in place of any token of the same name."""
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            for table in TABLES:
+                await revoke_token(session, table, token.name)
+                await store_token(session, table, token)
+    finally:
+        await engine.dispose()
+
+
 def ensure_cli_token(env: Environment) -> None:
     """Give this checkout's CLI an admin token of its own, kept in a file only its user can
-    read. Made anew when the file is missing (a new database, or a lost file)."""
+    read, and registered in the database on every ``leadpipe up``: the file outlives
+    databases (a wiped local stack, another LEADPIPE_DATABASE_URL), and a token the database
+    does not know would only get 401s. Made anew when the file is missing or empty."""
     path = env.state_dir / "cli-token"
-    if path.exists():
-        return
-    token = issue_token(CLI_TOKEN_NAME, Scope.ADMIN)
-    asyncio.run(remove_token(env.settings.database_url, CLI_TOKEN_NAME))
-    asyncio.run(add_token(env.settings.database_url, token))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as file:
-        file.write(token.token + "\n")
+    kept = path.read_text().strip() if path.exists() else ""
+    token = IssuedToken(CLI_TOKEN_NAME, Scope.ADMIN, kept) if kept else None
+    if token is None:
+        token = issue_token(CLI_TOKEN_NAME, Scope.ADMIN)
+    asyncio.run(register_token(env.settings.database_url, token))
+    if not kept:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(token.token + "\n")
 
 
 def cli_headers(env: Environment) -> dict[str, str]:
