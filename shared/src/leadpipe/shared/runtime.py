@@ -28,6 +28,7 @@ from leadpipe.shared.http import operations_router
 from leadpipe.shared.kafka import ensure_topics, make_consumer, make_producer
 from leadpipe.shared.memory import freeze_startup_objects
 from leadpipe.shared.outbox import OutboxRelay
+from leadpipe.shared.retention import Retention, prune_forever
 from leadpipe.shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,7 @@ async def consumer_runtime(
     group_id: str,
     topics_in: Sequence[str],
     outbox: Table,
+    processed: Table,
     make_handler: MakeHandler,
     startup_timeout_s: float = 120.0,
 ) -> AsyncIterator[ConsumerRuntime]:
@@ -147,6 +149,15 @@ async def consumer_runtime(
                 name="consume",
             ),
             asyncio.create_task(relay.run(), name="outbox-relay"),
+            asyncio.create_task(
+                prune_forever(
+                    sessions,
+                    outbox,
+                    processed,
+                    Retention.of(settings.outbox_retention_days, settings.topic_retention_ms),
+                ),
+                name="bookkeeping-retention",
+            ),
         ]
         runtime = ConsumerRuntime(engine, sessions, producer, consumer, relay, health, tasks)
         # A busy consume loop triggers full collections often; each walked every start-up
@@ -175,6 +186,7 @@ def create_consumer_app(
     group_id: str,
     topic_in: str,
     outbox: Table,
+    processed: Table,
     tokens: Table,
     make_handler: MakeHandler,
     routers: Sequence[APIRouter],
@@ -190,6 +202,7 @@ def create_consumer_app(
             group_id=group_id,
             topics_in=[topic_in],
             outbox=outbox,
+            processed=processed,
             make_handler=make_handler,
         ) as runtime:
             app.state.sessions = runtime.sessions

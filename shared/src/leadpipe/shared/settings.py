@@ -37,6 +37,13 @@ class Settings(BaseSettings):
         ge=1,
         description="Scoring keeps raw inbound events (for what-if replays) this many days.",
     )
+    outbox_retention_days: int = Field(
+        default=7,
+        ge=1,
+        description="Scoring and routing keep published outbox rows this many days (the newest "
+        "of each topic partition always). Processed event ids are kept as long as the topics "
+        "keep their records, plus a day.",
+    )
     secrets_key: SecretStr | None = Field(
         default=None,
         description="Fernet key (urlsafe base64, 32 bytes) that encrypts the webhook secrets "

@@ -10,7 +10,7 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from leadpipe.routing.adapters.orm import api_tokens, outbox
+from leadpipe.routing.adapters.orm import ProcessedEventRow, api_tokens, outbox
 from leadpipe.routing.api.accounts import router as accounts_router
 from leadpipe.routing.api.assignments import router as assignments_router
 from leadpipe.routing.api.errors import install_error_handlers
@@ -21,6 +21,7 @@ from leadpipe.routing.config import RoutingSettings
 from leadpipe.routing.consumer import RoutingBatchHandler, utc_now
 from leadpipe.shared.auth import TokenStore
 from leadpipe.shared.consume import BatchHandler
+from leadpipe.shared.db import table_of
 from leadpipe.shared.http import operations_router
 from leadpipe.shared.logs import configure_logging
 from leadpipe.shared.outbox import OutboxRelay
@@ -49,6 +50,7 @@ def create_app(settings: Settings, routing: RoutingSettings | None = None) -> Fa
             group_id=GROUP_ID,
             topics_in=[topics.stage_changed, topics.lead_events],
             outbox=outbox,
+            processed=table_of(ProcessedEventRow),
             make_handler=make_handler,
         ) as runtime:
             clock = RoutingClock(

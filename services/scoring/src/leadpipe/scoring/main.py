@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadpipe.scoring.adapters.erasure import prune_forever
-from leadpipe.scoring.adapters.orm import api_tokens, outbox
+from leadpipe.scoring.adapters.orm import ProcessedEventRow, api_tokens, outbox
 from leadpipe.scoring.adapters.recycler import Recycler
 from leadpipe.scoring.adapters.rules_store import RulesCache
 from leadpipe.scoring.api.erasures import erasures_router
@@ -20,6 +20,7 @@ from leadpipe.scoring.api.leads import leads_router
 from leadpipe.scoring.api.rules import rules_router
 from leadpipe.scoring.handlers import InboundBatchHandler
 from leadpipe.shared.consume import BatchHandler
+from leadpipe.shared.db import table_of
 from leadpipe.shared.logs import configure_logging
 from leadpipe.shared.outbox import OutboxRelay
 from leadpipe.shared.runtime import ConsumerRuntime, create_consumer_app
@@ -43,6 +44,7 @@ def create_app(settings: Settings) -> FastAPI:
         group_id=GROUP_ID,
         topic_in=topics.lead_events,
         outbox=outbox,
+        processed=table_of(ProcessedEventRow),
         tokens=api_tokens,
         make_handler=make_handler,
         routers=[leads_router(rules), rules_router(rules), erasures_router(topics)],
