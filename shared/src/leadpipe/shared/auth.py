@@ -137,8 +137,10 @@ def api_tokens_table(metadata: MetaData) -> Table:
 
 class TokenStore:
     """Known tokens from the database without a query per request: re-read every ``ttl_s``
-    seconds (a revoked token stops working within that), and after a miss at most every
-    ``miss_ttl_s`` (a new token works at once; unknown tokens cannot flood the database)."""
+    seconds (a revoked token stops working within that). A token not in the cache waits for a
+    read that starts after it was presented, so a token added a moment ago works; such reads
+    run at most every ``miss_ttl_s``, however many unknown tokens arrive, so they cannot flood
+    the database (an unknown token's 401 comes up to that much later)."""
 
     def __init__(
         self,
@@ -152,16 +154,26 @@ class TokenStore:
         self._ttl_s = ttl_s
         self._miss_ttl_s = miss_ttl_s
         self._cached: list[KnownToken] = []
+        self._read_started = float("-inf")
         self._read_at = float("-inf")
         self._lock = asyncio.Lock()
 
     async def known(self, fresh: bool = False) -> list[KnownToken]:
+        """The known tokens; ``fresh``: as read after this call began."""
+        asked_at = monotonic()
+        if fresh:
+            # Outside the lock: lookups of cached tokens never wait behind a miss.
+            await asyncio.sleep(max(0.0, self._read_at + self._miss_ttl_s - asked_at))
         async with self._lock:
-            if monotonic() - self._read_at >= (self._miss_ttl_s if fresh else self._ttl_s):
-                async with self._sessions() as session:
-                    rows = (await session.execute(select(self._table))).all()
-                self._cached = [KnownToken(r.name, Scope(r.scope), r.digest) for r in rows]
-                self._read_at = monotonic()
+            if fresh and self._read_started >= asked_at:
+                return self._cached  # another miss read meanwhile
+            if not fresh and monotonic() - self._read_at < self._ttl_s:
+                return self._cached
+            self._read_started = monotonic()
+            async with self._sessions() as session:
+                rows = (await session.execute(select(self._table))).all()
+            self._cached = [KnownToken(r.name, Scope(r.scope), r.digest) for r in rows]
+            self._read_at = monotonic()
             return self._cached
 
 
