@@ -1,4 +1,4 @@
-"""Many records sent at once: each on the partition a plain send would give its key, at the
+"""Records sent at once or alone: each on the partition a plain send would give its key, at the
 offset ``send_all`` reports, once and in order, even when a partition's share fills several
 batches."""
 
@@ -39,15 +39,22 @@ async def test_records_sent_together_land_as_sent_one_by_one(settings: Settings)
         async with TopicReader(settings.kafka_bootstrap, topic) as reader:
             placed = await send_all(producer, records)
             one_by_one = {record.key: (await send_all(producer, [record]))[0] for record in records}
+            plain = {
+                record.key: await (
+                    await producer.send(topic, value=record.value, key=record.key)
+                )  # aiokafka's own default partitioner
+                for record in records
+            }
             read: list[ConsumerRecord[bytes, bytes]] = []
-            while len(read) < 2 * RECORDS:
+            while len(read) < 3 * RECORDS:
                 read.extend(await reader.drain(1.0))
     finally:
         await producer.stop()
     stored = {Placement(record.partition, record.offset): record for record in read}
     assert len(stored) == len(read)
     for record, at in zip(records, placed, strict=True):
-        assert at.partition == one_by_one[record.key].partition  # where a plain send puts the key
+        assert at.partition == plain[record.key].partition  # where a plain send puts the key
+        assert one_by_one[record.key].partition == plain[record.key].partition
         assert stored[at].value == record.value  # the offset reported is the record's own
         assert stored[at].key == record.key
     for key in one_by_one:
