@@ -28,14 +28,10 @@ def _role(assignment: AssignmentRecord) -> Role:
     return "bdr" if assignment.role == "bdr" else "ae"
 
 
-async def _leads_of(
-    session: AsyncSession, batch: RoutingBatch, assignments: list[AssignmentRecord]
-) -> list[LeadProfile]:
+async def _leads_of(batch: RoutingBatch, assignments: list[AssignmentRecord]) -> list[LeadProfile]:
     """The leads as they were routed, with their accounts' owners read for the batch."""
     leads = [repository.lead_from_json(assignment.lead) for assignment in assignments]
-    await batch.load_account_owners(
-        session, {lead.account_domain for lead in leads if lead.account_domain}
-    )
+    await batch.load_account_owners({lead.account_domain for lead in leads if lead.account_domain})
     return leads
 
 
@@ -55,7 +51,7 @@ async def breach_due_slas(
         return 0
     batch = await RoutingBatch.under_locks(session)
     due = await batch.lock_due_slas(now, limit)
-    for assignment, lead in zip(due, await _leads_of(session, batch, due), strict=True):
+    for assignment, lead in zip(due, await _leads_of(batch, due), strict=True):
         breaching = batch.reps.get(assignment.rep_id or "")
         assignment.sla_state = "breached"
         release(batch, assignment, "SLA breached", now)
@@ -107,7 +103,7 @@ async def assign_queued(
     batch = await RoutingBatch.under_locks(session)
     queued = await batch.lock_queued(limit)
     assigned = 0
-    for waiting, lead in zip(queued, await _leads_of(session, batch, queued), strict=True):
+    for waiting, lead in zip(queued, await _leads_of(batch, queued), strict=True):
         decision = plan(batch, lead, _role(waiting), now)
         if decision.kind != "assigned":
             continue

@@ -85,7 +85,6 @@ class RoutingBatchHandler:
             batch = await RoutingBatch.under_locks(session)
             changed = [e for e in events if isinstance(e, StageChanged)]
             await batch.load_leads(
-                session,
                 lead_ids={e.lead_id for e in changed},
                 contacted_keys={e.lead_key for e in events if isinstance(e, InboundEvent)},
                 erased_ids={e.lead_id for e in events if isinstance(e, LeadErased)},

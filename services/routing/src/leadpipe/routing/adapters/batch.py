@@ -12,7 +12,6 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadpipe.routing.adapters import repository
@@ -30,10 +29,8 @@ from leadpipe.routing.adapters.assignment_record import (
 )
 from leadpipe.routing.adapters.bulk import Connection, columns_of, table_of
 from leadpipe.routing.adapters.orm import (
-    AccountOwnerRow,
     ErasedLeadRow,
     ProcessedEventRow,
-    RepRow,
     RotationCursorRow,
     outbox,
 )
@@ -103,24 +100,20 @@ class RoutingBatch:
         """Lock the reps and rotations and read what decisions need: reps, rules and pools,
         open leads per rep."""
         connection = await Connection.of(session)
-        rep_rows = (
-            await session.execute(select(RepRow).order_by(RepRow.id).with_for_update())
-        ).scalars()
-        reps = {row.id: repository.rep_of(row) for row in rep_rows}
-        rotations = await repository.locked_rotations(session)
-        rules, pools = await repository.load_rules(session)
+        reps = await repository.lock_reps(connection)
+        rotations = await repository.lock_rotations(connection)
+        rules, pools = await repository.read_rules(connection)
         return cls(
             connection=connection,
             reps=reps,
             rules=rules,
             pools=pools,
-            open_leads=await repository.open_lead_counts(session),
-            rotations={pool: repository.rotation_of(row) for pool, row in rotations.items()},
+            open_leads=await repository.count_open_leads(connection),
+            rotations=rotations,
         )
 
     async def load_leads(
         self,
-        session: AsyncSession,
         *,
         lead_ids: Collection[str] = (),
         contacted_keys: Collection[str] = (),
@@ -137,18 +130,14 @@ class RoutingBatch:
         if lead_ids:
             erased = await self.connection.fetch(ALREADY_ERASED, sorted(lead_ids))
             self.erased.update(row["lead_id"] for row in erased)
-        await self.load_account_owners(session, account_domains)
+        await self.load_account_owners(account_domains)
 
-    async def load_account_owners(self, session: AsyncSession, domains: Collection[str]) -> None:
+    async def load_account_owners(self, domains: Collection[str]) -> None:
         wanted = {domain for domain in domains if domain not in self.account_owners}
-        if not wanted:
-            return
-        rows = await session.execute(
-            select(AccountOwnerRow.account_domain, AccountOwnerRow.rep_id).where(
-                AccountOwnerRow.account_domain.in_(sorted(wanted))
+        if wanted:
+            self.account_owners.update(
+                await repository.read_account_owners(self.connection, wanted)
             )
-        )
-        self.account_owners.update({domain: rep_id for domain, rep_id in rows.all()})
 
     async def lock_due_slas(self, now: datetime, limit: int) -> list[AssignmentRecord]:
         """Running SLA timers due by ``now``, oldest first, that no other instance holds."""
