@@ -415,10 +415,11 @@ async def routing(stack: BenchStack, plan: Plan, seed: int) -> list[Figure]:
             baseline=median(samples["baseline"]),
             baseline_name=f"raw asyncpg unnest insert, {BATCH}/transaction",
             target="—",
-            limited_by="the service's one event loop (CPU): per assignment the processed id, "
-            "the lead's open assignments, the rotation cursor (locked, upserted), the "
-            "assignment and the outbox row through the ORM (reps, rules and capacity counts "
-            "are read once per batch); " + limits(drained),
+            limited_by="the service's one event loop (CPU): per assignment decoding the "
+            "event, the decision with its trace and the routed event, all in memory; per batch "
+            "about a dozen statements (processed ids; reps, rotations and the leads' open "
+            "assignments locked; rules and capacity counts read; assignments and outbox rows "
+            "COPYed, rotations upserted), and the relay publishing; " + limits(drained),
             samples=samples,
         )
     ]

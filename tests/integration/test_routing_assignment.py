@@ -4,6 +4,7 @@ breaches and re-assignment, lead_contacted, duplicates and concurrent deciders."
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from leadpipe.routing.assigning import RoutingConfig
 from leadpipe.routing.clock import RoutingClock
 from leadpipe.routing.consumer import RoutingBatchHandler
-from leadpipe.shared.events import InboundEvent, StageChanged
+from leadpipe.shared.events import InboundEvent, LeadErased, StageChanged
 from leadpipe.shared.settings import Settings
 from tests.integration.routing_helpers import (
     add_reps,
@@ -62,7 +63,7 @@ async def _route(
     sessions: async_sessionmaker[AsyncSession],
     config: RoutingConfig,
     clock: Clock,
-    *events: StageChanged | InboundEvent,
+    *events: StageChanged | InboundEvent | LeadErased,
 ) -> None:
     handler = RoutingBatchHandler(sessions, config, _noop, clock)
     await handler(
@@ -72,7 +73,7 @@ async def _route(
                 if isinstance(event, InboundEvent)
                 else config.topics.stage_changed,
                 event,
-                event.lead_key,
+                event.lead_id if isinstance(event, LeadErased) else event.lead_key,
             )
             for event in events
         ]
@@ -360,3 +361,74 @@ async def test_concurrent_deciders_share_one_fair_rotation(
     for email in emails:
         picks.update(a.rep_id for a in await assignments_of(sessions, email))
     assert picks == {rep_id: 10 for rep_id in ids.values()}
+
+
+async def test_one_batch_is_decided_in_order_as_single_events_would_be(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], config: RoutingConfig
+) -> None:
+    """A batch is decided in memory, but each event sees what the ones before it did: the
+    rotation moves on, a redelivered copy is skipped, a lead that leaves frees its rep, and
+    a first touch stops the clock of an assignment made earlier in the same batch."""
+    ids = await add_reps(client, [ANNA, JONAS])
+    first, second = sorted(ids.values())  # round-robin goes in rep id order
+    now = datetime(2026, 1, 13, 10, 0, tzinfo=UTC)
+    a, b, c, d = (became_sql(f"{name}@batch{name}.example") for name in "abcd")
+    await _route(
+        sessions,
+        config,
+        Clock(now),
+        a,
+        a,  # the same event twice in one batch
+        b,
+        contacted(a.lead_key),
+        c,
+        became_sql(b.lead_key, to_stage="disqualified"),
+        d,
+    )
+    [for_a] = await assignments_of(sessions, a.lead_key)
+    [for_b] = await assignments_of(sessions, b.lead_key)
+    [for_c] = await assignments_of(sessions, c.lead_key)
+    [for_d] = await assignments_of(sessions, d.lead_key)
+    assert [x.rep_id for x in (for_a, for_b, for_c, for_d)] == [first, second, first, second]
+    assert (for_a.sla_state, for_a.contacted_at is not None) == ("met", True)
+    assert (for_b.status, for_b.closed_reason, for_b.sla_state) == (
+        "closed",
+        "lead moved to disqualified",
+        "stopped",
+    )
+    assert for_c.trace["previous"] == second and for_d.trace["previous"] == first
+    open_leads = {rep["id"]: rep["open_leads"] for rep in (await client.get("/v1/reps")).json()}
+    assert open_leads == {first: 2, second: 1}
+    assert [(e.kind, e.assignment_id) for e in await emitted(sessions, a.lead_key)] == [
+        ("assigned", for_a.id)
+    ]
+    # The next batch goes on from where this one left the rotation.
+    e = became_sql("e@batche.example")
+    await _route(sessions, config, Clock(now), e)
+    assert [x.rep_id for x in await assignments_of(sessions, e.lead_key)] == [first]
+
+
+async def test_an_erasure_in_a_batch_applies_to_what_came_before_it_and_after(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], config: RoutingConfig
+) -> None:
+    ids = await add_reps(client, [ANNA])
+    now = datetime(2026, 1, 13, 10, 0, tzinfo=UTC)
+    entered = became_sql("erase.me@kunde.example")
+    erased = LeadErased(
+        event_id=str(uuid.uuid4()), occurred_at=now, lead_id=entered.lead_id, erasure_id="e-1"
+    )
+    await _route(
+        sessions, config, Clock(now), entered, erased, became_sql("erase.me@kunde.example")
+    )
+
+    assert await assignments_of(sessions, entered.lead_key) == []
+    assert await emitted(sessions, entered.lead_key) == []  # its routed event went with it
+    [kept] = (await client.get(f"/v1/leads/{entered.lead_id}/assignments")).json()
+    assert (kept["status"], kept["closed_reason"]) == (
+        "closed",
+        "the person's data was erased on request",
+    )
+    assert (await client.get(f"/v1/reps/{ids[ANNA['email']]}")).json()["open_leads"] == 0
+    # Events about the lead after its erasure, in later batches as well, are ignored.
+    await _route(sessions, config, Clock(now), became_sql("erase.me@kunde.example"))
+    assert len((await client.get(f"/v1/leads/{entered.lead_id}/assignments")).json()) == 1

@@ -1,4 +1,7 @@
-"""Routing a lead inside the caller's transaction: lock, load, decide, record, emit.
+"""Routing a lead within a batch: decide on the batch's state, record the assignment (starting
+its SLA clock), move the pool's rotation on and emit the routed event. Nothing here waits on
+the database: the batch was read under the routing locks before, and writes everything once
+after (:mod:`leadpipe.routing.adapters.batch`).
 
 Used by the stage-change handler (new leads), the SLA clock (re-assignment after a breach) and
 the fallback queue (queued leads once someone can take them)."""
@@ -11,17 +14,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+import orjson
 
 from leadpipe.routing.adapters import repository
-from leadpipe.routing.adapters.orm import AssignmentRow, RepRow, RotationCursorRow, outbox
+from leadpipe.routing.adapters.assignment_record import AssignmentRecord
+from leadpipe.routing.adapters.batch import RoutingBatch
 from leadpipe.routing.domain.decision import Decision, RoutingSituation, decide
-from leadpipe.routing.domain.reps import LeadProfile, Role
+from leadpipe.routing.domain.reps import LeadProfile, Rep, Role
 from leadpipe.routing.domain.sla import SlaPolicy
 from leadpipe.shared.envelope import wrap
 from leadpipe.shared.events import LeadRouted, RepRef, Stage
-from leadpipe.shared.outbox import enqueue
 from leadpipe.shared.topics import Topics
 
 SOURCE = "/leadpipe/routing"
@@ -42,46 +44,41 @@ class RoutingConfig:
         return None
 
 
-def rep_ref(row: RepRow) -> RepRef:
-    return RepRef(
-        rep_id=row.id, name=row.name, email=row.email, role="bdr" if row.role == "bdr" else "ae"
-    )
+def rep_ref(rep: Rep) -> RepRef:
+    return RepRef(rep_id=rep.id, name=rep.name, email=rep.email, role=rep.role)
 
 
-async def plan(
-    session: AsyncSession,
+def plan(
+    batch: RoutingBatch,
     lead: LeadProfile,
     role: Role,
     now: datetime,
     *,
     avoid: Collection[str] = (),
     avoid_reason: str = "already had this lead",
-) -> tuple[Decision, dict[str, RepRow]]:
-    """Decide under the routing locks (reps, then rotations); nothing is written yet."""
-    rep_rows = await repository.lock_reps(session)
-    rotations = await repository.locked_rotations(session)
-    rules, pools = await repository.load_rules(session)
-    situation = RoutingSituation(
-        lead=lead,
-        role=role,
-        now=now,
-        rules=rules,
-        pools=pools,
-        reps={rep_id: repository.rep_of(row) for rep_id, row in rep_rows.items()},
-        open_leads=await repository.open_lead_counts(session),
-        rotations={name: repository.rotation_of(row) for name, row in rotations.items()},
-        account_owner=await repository.account_owner(session, lead.account_domain),
-        avoid=avoid,
-        avoid_reason=avoid_reason,
+) -> Decision:
+    """Who gets the lead, on the batch's state as it stands; nothing is recorded yet."""
+    return decide(
+        RoutingSituation(
+            lead=lead,
+            role=role,
+            now=now,
+            rules=batch.rules,
+            pools=batch.pools,
+            reps=batch.reps,
+            open_leads=batch.open_leads,
+            rotations=batch.rotations,
+            account_owner=batch.account_owners.get(lead.account_domain or ""),
+            avoid=avoid,
+            avoid_reason=avoid_reason,
+        )
     )
-    return decide(situation), rep_rows
 
 
-async def record(
-    session: AsyncSession,
+def record(
+    batch: RoutingBatch,
     config: RoutingConfig,
     decision: Decision,
-    rep_rows: dict[str, RepRow],
     *,
     lead: LeadProfile,
     lead_key: str,
@@ -89,33 +86,17 @@ async def record(
     now: datetime,
     cause_event_id: str,
     kind: Literal["assigned", "reassigned"] = "assigned",
-    previous: AssignmentRow | None = None,
-) -> AssignmentRow:
+    previous: AssignmentRecord | None = None,
+) -> AssignmentRecord:
     """Store the decision as an assignment (starting its SLA clock), move the pool's rotation
-    on and emit the routed event through the outbox."""
-    rep = rep_rows.get(decision.rep_id) if decision.rep_id else None
+    on and emit the routed event."""
+    rep = batch.reps.get(decision.rep_id) if decision.rep_id else None
     due: datetime | None = None
     if rep is not None:
-        due = config.sla.due_at(
-            lead.temperature, lead.hand_raiser, now, repository.calendar_of(rep)
-        )
+        due = config.sla.due_at(lead.temperature, lead.hand_raiser, now, rep.calendar)
     if decision.rotation is not None:
-        await session.execute(
-            pg_insert(RotationCursorRow)
-            .values(
-                pool=decision.pool,
-                last_rep_id=decision.rotation.last_rep_id,
-                credits=decision.rotation.credits,
-            )
-            .on_conflict_do_update(
-                index_elements=["pool"],
-                set_={
-                    "last_rep_id": decision.rotation.last_rep_id,
-                    "credits": decision.rotation.credits,
-                },
-            )
-        )
-    assignment = AssignmentRow(
+        batch.rotated(decision.pool, decision.rotation)
+    assignment = AssignmentRecord(
         id=str(uuid.uuid4()),
         lead_id=lead.lead_id,
         lead_key=lead_key,
@@ -133,14 +114,15 @@ async def record(
         previous_assignment_id=previous.id if previous else None,
         sla_due_at=due,
         sla_state="running" if due else None,
+        contacted_at=None,
+        closed_at=None,
+        closed_reason=None,
         created_at=now,
     )
-    session.add(assignment)
-    if rep is not None:
-        repository.opened(session, rep.id)
-    previous_rep = rep_rows.get(previous.rep_id) if previous and previous.rep_id else None
-    await emit(
-        session,
+    batch.added(assignment)
+    previous_rep = batch.reps.get(previous.rep_id) if previous and previous.rep_id else None
+    emit(
+        batch,
         config,
         assignment,
         kind=assignment.kind,  # type: ignore[arg-type]
@@ -151,17 +133,18 @@ async def record(
     return assignment
 
 
-async def emit(
-    session: AsyncSession,
+def emit(
+    batch: RoutingBatch,
     config: RoutingConfig,
-    assignment: AssignmentRow,
+    assignment: AssignmentRecord,
     *,
     kind: Literal["assigned", "reassigned", "queued", "sla_breached"],
-    rep: RepRow | None,
-    previous_rep: RepRow | None,
+    rep: Rep | None,
+    previous_rep: Rep | None,
     now: datetime,
     reason: str | None = None,
 ) -> None:
+    """The routed event, into the batch's outbox rows."""
     candidates = assignment.trace.get("candidates", [])
     routed = LeadRouted(
         event_id=str(uuid.uuid4()),
@@ -186,19 +169,24 @@ async def emit(
         },
         previous_rep=rep_ref(previous_rep) if previous_rep is not None else None,
     )
-    await enqueue(session, outbox, config.topics.routed, assignment.lead_key, wrap(routed, SOURCE))
+    cloud_event = wrap(routed, SOURCE)
+    headers = [[name, value.decode()] for name, value in cloud_event.headers()]
+    batch.enqueue(
+        config.topics.routed,
+        assignment.lead_key,
+        orjson.dumps(headers).decode(),
+        cloud_event.id,
+        cloud_event.data,
+    )
 
 
-def release(session: AsyncSession, assignment: AssignmentRow, reason: str, now: datetime) -> None:
+def release(batch: RoutingBatch, assignment: AssignmentRecord, reason: str, now: datetime) -> None:
     """Close an assignment and give its rep the capacity back."""
-    if assignment.status == "open":
-        repository.released(session, assignment)
-    close(assignment, reason, now)
-
-
-def close(assignment: AssignmentRow, reason: str, now: datetime) -> None:
+    if assignment.status == "open" and assignment.rep_id is not None:
+        batch.released(assignment.rep_id)
     assignment.status = "closed"
     assignment.closed_at = now
     assignment.closed_reason = reason
     if assignment.sla_state == "running":
         assignment.sla_state = "stopped"
+    batch.changed(assignment)

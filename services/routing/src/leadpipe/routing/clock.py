@@ -15,15 +15,24 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadpipe.routing.adapters import repository
+from leadpipe.routing.adapters.assignment_record import AssignmentRecord
+from leadpipe.routing.adapters.batch import RoutingBatch
 from leadpipe.routing.adapters.orm import AssignmentRow
 from leadpipe.routing.assigning import RoutingConfig, emit, plan, record, release
-from leadpipe.routing.domain.reps import Role
+from leadpipe.routing.domain.reps import LeadProfile, Role
 
 log = logging.getLogger(__name__)
 
 
-def _role(assignment: AssignmentRow) -> Role:
+def _role(assignment: AssignmentRecord) -> Role:
     return "bdr" if assignment.role == "bdr" else "ae"
+
+
+async def _leads_of(batch: RoutingBatch, assignments: list[AssignmentRecord]) -> list[LeadProfile]:
+    """The leads as they were routed, with their accounts' owners read for the batch."""
+    leads = [repository.lead_from_json(assignment.lead) for assignment in assignments]
+    await batch.load_account_owners({lead.account_domain for lead in leads if lead.account_domain})
+    return leads
 
 
 async def breach_due_slas(
@@ -40,24 +49,14 @@ async def breach_due_slas(
     ).first()
     if anything_due is None:
         return 0
-    reps = await repository.lock_reps(session)
-    due = (
-        await session.execute(
-            select(AssignmentRow)
-            .where(AssignmentRow.sla_state == "running", AssignmentRow.sla_due_at <= now)
-            .order_by(AssignmentRow.sla_due_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-    ).scalars()
-    breached = 0
-    for assignment in due:
-        lead = repository.lead_from_json(assignment.lead)
-        breaching = reps.get(assignment.rep_id or "")
+    batch = await RoutingBatch.under_locks(session)
+    due = await batch.lock_due_slas(now, limit)
+    for assignment, lead in zip(due, await _leads_of(batch, due), strict=True):
+        breaching = batch.reps.get(assignment.rep_id or "")
         assignment.sla_state = "breached"
-        release(session, assignment, "SLA breached", now)
-        await emit(
-            session,
+        release(batch, assignment, "SLA breached", now)
+        emit(
+            batch,
             config,
             assignment,
             kind="sla_breached",
@@ -66,19 +65,18 @@ async def breach_due_slas(
             now=now,
             reason=f"no first touch by {assignment.sla_due_at:%Y-%m-%d %H:%M %Z}",
         )
-        decision, rep_rows = await plan(
-            session,
+        decision = plan(
+            batch,
             lead,
             _role(assignment),
             now,
             avoid={assignment.rep_id} if assignment.rep_id else set(),
             avoid_reason="breached the SLA on this lead",
         )
-        await record(
-            session,
+        record(
+            batch,
             config,
             decision,
-            rep_rows,
             lead=lead,
             lead_key=assignment.lead_key,
             role=_role(assignment),
@@ -87,8 +85,8 @@ async def breach_due_slas(
             kind="reassigned",
             previous=assignment,
         )
-        breached += 1
-    return breached
+    await batch.write()
+    return len(due)
 
 
 async def assign_queued(
@@ -102,28 +100,18 @@ async def assign_queued(
     ).first()
     if anything_queued is None:
         return 0
-    await repository.lock_reps(session)
-    queued = (
-        await session.execute(
-            select(AssignmentRow)
-            .where(AssignmentRow.status == "queued")
-            .order_by(AssignmentRow.created_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-    ).scalars()
+    batch = await RoutingBatch.under_locks(session)
+    queued = await batch.lock_queued(limit)
     assigned = 0
-    for waiting in queued:
-        lead = repository.lead_from_json(waiting.lead)
-        decision, rep_rows = await plan(session, lead, _role(waiting), now)
+    for waiting, lead in zip(queued, await _leads_of(batch, queued), strict=True):
+        decision = plan(batch, lead, _role(waiting), now)
         if decision.kind != "assigned":
             continue
-        release(session, waiting, "assigned from the fallback queue", now)
-        await record(
-            session,
+        release(batch, waiting, "assigned from the fallback queue", now)
+        record(
+            batch,
             config,
             decision,
-            rep_rows,
             lead=lead,
             lead_key=waiting.lead_key,
             role=_role(waiting),
@@ -133,6 +121,7 @@ async def assign_queued(
             previous=waiting,
         )
         assigned += 1
+    await batch.write()
     return assigned
 
 

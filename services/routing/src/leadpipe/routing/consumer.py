@@ -9,23 +9,53 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from leadpipe.routing.adapters.batch import RoutingBatch, first_deliveries
 from leadpipe.routing.assigning import RoutingConfig
-from leadpipe.routing.handlers import handle_erased, handle_inbound, handle_stage_changed
+from leadpipe.routing.handlers import (
+    CONTACTED,
+    handle_contacted,
+    handle_erased,
+    handle_stage_changed,
+)
 from leadpipe.shared.dead_letters import UndecodableRecord
 from leadpipe.shared.envelope import EnvelopeError, from_record, unwrap
 from leadpipe.shared.events import InboundEvent, LeadErased, StageChanged
 from leadpipe.shared.records import Record
+from leadpipe.shared.topics import Topics
 
 log = logging.getLogger(__name__)
+
+RoutingEvent = StageChanged | InboundEvent | LeadErased
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def decode(record: Record, topics: Topics) -> RoutingEvent | None:
+    """The event a record carries, when routing acts on it: stage changes, erasures and
+    ``lead_contacted``. Every inbound event is decoded (a broken one is dead-lettered here as
+    well), but only sales feedback is kept."""
+    try:
+        if record.topic == topics.stage_changed:
+            envelope = from_record(record.headers, record.value)
+            if LeadErased.carries(envelope.type):
+                return unwrap(envelope, LeadErased)
+            return unwrap(envelope, StageChanged)
+        if record.topic == topics.lead_events:
+            inbound = unwrap(from_record(record.headers, record.value), InboundEvent)
+            return inbound if inbound.name == CONTACTED else None
+    except EnvelopeError as exc:
+        # Not retried: the consume loop dead-letters it and goes on without it.
+        raise UndecodableRecord(str(exc)) from exc
+    return None
+
+
 class RoutingBatchHandler:
-    """Dispatches each record by its topic. The consume loop commits offsets only after this
-    returns, so a crash replays the batch and ``processed_events`` skips what was done."""
+    """Applies a batch in one transaction: records its events as processed, locks and reads
+    the routing state once, decides every event in order in memory, and writes the result with
+    one statement per table. The consume loop commits offsets only after this returns, so a
+    crash replays the batch and ``processed_events`` skips what was done."""
 
     def __init__(
         self,
@@ -40,21 +70,44 @@ class RoutingBatchHandler:
         self._clock = clock
 
     async def __call__(self, records: Sequence[Record]) -> None:
-        topics = self._config.topics
+        events = [
+            event
+            for event in (decode(record, self._config.topics) for record in records)
+            if event is not None
+        ]
+        if not events:
+            return
         async with self._sessions() as session, session.begin():
-            for record in records:
-                try:
-                    envelope = from_record(record.headers, record.value)
-                    if record.topic == topics.stage_changed and LeadErased.carries(envelope.type):
-                        erased = unwrap(envelope, LeadErased)
-                        await handle_erased(session, self._config, erased, self._clock())
-                    elif record.topic == topics.stage_changed:
-                        changed = unwrap(envelope, StageChanged)
-                        await handle_stage_changed(session, self._config, changed, self._clock())
-                    elif record.topic == topics.lead_events:
-                        inbound = unwrap(envelope, InboundEvent)
-                        await handle_inbound(session, self._config, inbound, self._clock())
-                except EnvelopeError as exc:
-                    # Not retried: the consume loop dead-letters it and goes on without it.
-                    raise UndecodableRecord(str(exc)) from exc
+            first_time = await first_deliveries(session, (event.event_id for event in events))
+            if not first_time:
+                _skipped(events)
+                return
+            batch = await RoutingBatch.under_locks(session)
+            changed = [e for e in events if isinstance(e, StageChanged)]
+            await batch.load_leads(
+                lead_ids={e.lead_id for e in changed},
+                contacted_keys={e.lead_key for e in events if isinstance(e, InboundEvent)},
+                erased_ids={e.lead_id for e in events if isinstance(e, LeadErased)},
+                account_domains={
+                    e.lead.account_domain.lower() for e in changed if e.lead.account_domain
+                },
+            )
+            for event in events:
+                if event.event_id not in first_time:
+                    _skipped([event])
+                    continue
+                first_time.discard(event.event_id)  # a second copy in the batch is a duplicate
+                if isinstance(event, StageChanged):
+                    handle_stage_changed(batch, self._config, event, self._clock())
+                elif isinstance(event, LeadErased):
+                    handle_erased(batch, self._config, event, self._clock())
+                else:
+                    handle_contacted(batch, self._config, event, self._clock())
+            await batch.write()
         self._on_commit()
+
+
+def _skipped(events: Sequence[RoutingEvent]) -> None:
+    for event in events:
+        if isinstance(event, StageChanged):
+            log.info("duplicate event skipped", extra={"event_id": event.event_id})

@@ -1,15 +1,17 @@
-"""Rows ↔ domain objects, and the locked reads routing decisions are made on."""
+"""Rows ↔ domain objects, and the reads a routing batch starts from (on the session's asyncpg
+connection: a handful of statements per batch, none per event)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import fields
 from typing import Any
 
-from sqlalchemy import event, func, select
+import orjson
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
+from leadpipe.routing.adapters.bulk import Connection, table_of
 from leadpipe.routing.adapters.orm import (
     AccountOwnerRow,
     AssignmentRow,
@@ -28,49 +30,99 @@ from leadpipe.routing.domain.reps import LeadProfile, Rep, Role
 from leadpipe.routing.domain.rules import Conditions, Pool, RoutingRule, Strategy
 from leadpipe.routing.domain.strategies import Rotation
 
-CACHE_KEY = "routing.transaction_cache"
+REPS = table_of(RepRow)
+POOLS = table_of(PoolRow)
+RULES = table_of(RoutingRuleRow)
+ROTATIONS = table_of(RotationCursorRow)
+OWNERS = table_of(AccountOwnerRow)
+ASSIGNMENTS = table_of(AssignmentRow)
+
+# Every routing transaction locks every rep, in id order, before anything else it locks.
+LOCK_REPS = (
+    "SELECT id, name, email, role, active, territories::TEXT AS territories,"
+    " segments::TEXT AS segments, languages::TEXT AS languages, capacity, weight, time_zone,"
+    " working_hours, holiday_calendar, out_of_office::TEXT AS out_of_office"
+    f" FROM {REPS.fullname} ORDER BY id FOR UPDATE"
+)
+LOCK_ROTATIONS = (
+    f"SELECT pool, last_rep_id, credits::TEXT AS credits FROM {ROTATIONS.fullname}"
+    " ORDER BY pool FOR UPDATE"
+)
+READ_RULES = (
+    f"SELECT name, pool, conditions::TEXT AS conditions FROM {RULES.fullname} ORDER BY position"
+)
+READ_POOLS = (
+    f"SELECT name, role, strategy, members::TEXT AS members, match_coverage FROM {POOLS.fullname}"
+)
+# Through ix_assignments_open_by_rep.
+COUNT_OPEN = (
+    f"SELECT rep_id, count(*) AS open_leads FROM {ASSIGNMENTS.fullname}"
+    " WHERE status = 'open' AND rep_id IS NOT NULL GROUP BY rep_id"
+)
+READ_OWNERS = (
+    f"SELECT account_domain, rep_id FROM {OWNERS.fullname} WHERE account_domain = ANY($1::TEXT[])"
+)
 
 
-def calendar_of(row: RepRow) -> WorkCalendar:
+def _list(text: str) -> list[str]:
+    return [str(item) for item in orjson.loads(text)]
+
+
+def calendar_of(row: Mapping[str, Any]) -> WorkCalendar:
+    holiday_calendar = row["holiday_calendar"]
     country, subdivision = (
-        parse_holiday_calendar(row.holiday_calendar) if row.holiday_calendar else (None, None)
+        parse_holiday_calendar(holiday_calendar) if holiday_calendar else (None, None)
     )
     return WorkCalendar(
-        time_zone=row.time_zone,
-        hours=WeeklyHours.parse(row.working_hours) if row.working_hours else None,
+        time_zone=row["time_zone"],
+        hours=WeeklyHours.parse(row["working_hours"]) if row["working_hours"] else None,
         holiday_country=country,
         holiday_subdivision=subdivision,
-        out_of_office=tuple(DateRange.parse(period) for period in row.out_of_office),
+        out_of_office=tuple(DateRange.parse(period) for period in _list(row["out_of_office"])),
     )
 
 
-def rep_of(row: RepRow) -> Rep:
-    role: Role = "bdr" if row.role == "bdr" else "ae"
+def rep_of(row: Mapping[str, Any]) -> Rep:
+    role: Role = "bdr" if row["role"] == "bdr" else "ae"
     return Rep(
-        id=row.id,
-        name=row.name,
-        email=row.email,
+        id=row["id"],
+        name=row["name"],
+        email=row["email"],
         role=role,
-        active=row.active,
-        territories=frozenset(t.upper() for t in row.territories),
-        segments=frozenset(row.segments),
-        languages=frozenset(lang.lower() for lang in row.languages),
-        capacity=row.capacity,
-        weight=row.weight,
+        active=row["active"],
+        territories=frozenset(t.upper() for t in _list(row["territories"])),
+        segments=frozenset(_list(row["segments"])),
+        languages=frozenset(lang.lower() for lang in _list(row["languages"])),
+        capacity=row["capacity"],
+        weight=row["weight"],
         calendar=calendar_of(row),
     )
 
 
-def pool_of(row: PoolRow) -> Pool:
-    role: Role = "bdr" if row.role == "bdr" else "ae"
+def pool_of(row: Mapping[str, Any]) -> Pool:
+    role: Role = "bdr" if row["role"] == "bdr" else "ae"
     strategy: Strategy = (
         "weighted-round-robin"
-        if row.strategy == "weighted-round-robin"
+        if row["strategy"] == "weighted-round-robin"
         else "least-loaded"
-        if row.strategy == "least-loaded"
+        if row["strategy"] == "least-loaded"
         else "round-robin"
     )
-    return Pool(row.name, role, strategy, frozenset(row.members), row.match_coverage)
+    return Pool(
+        row["name"], role, strategy, frozenset(_list(row["members"])), row["match_coverage"]
+    )
+
+
+def rule_of(row: Mapping[str, Any]) -> RoutingRule:
+    return RoutingRule(row["name"], row["pool"], conditions_of(orjson.loads(row["conditions"])))
+
+
+def rotation_of(row: Mapping[str, Any]) -> Rotation:
+    return Rotation(row["last_rep_id"], dict(orjson.loads(row["credits"])))
+
+
+def credits_json(rotation: Rotation) -> str:
+    return orjson.dumps(rotation.credits).decode()
 
 
 def conditions_of(stored: Mapping[str, Any]) -> Conditions:
@@ -89,125 +141,41 @@ def conditions_of(stored: Mapping[str, Any]) -> Conditions:
     )
 
 
-def rule_of(row: RoutingRuleRow) -> RoutingRule:
-    return RoutingRule(row.name, row.pool, conditions_of(row.conditions))
-
-
 def lead_as_json(lead: LeadProfile) -> dict[str, Any]:
-    return asdict(lead)
+    return {f.name: getattr(lead, f.name) for f in fields(lead)}
 
 
 def lead_from_json(stored: Mapping[str, Any]) -> LeadProfile:
     return LeadProfile(**stored)
 
 
-@dataclass
-class TransactionCache:
-    """What every decision of one transaction reads alike. The transaction holds the locks on
-    the reps (and rotations), so nobody else can change them until it commits; a batch of
-    events then reads them once instead of once per event."""
-
-    reps: dict[str, RepRow] | None = None
-    rules: tuple[list[RoutingRule], dict[str, Pool]] | None = None
-    open_leads: dict[str, int] | None = None
+async def lock_reps(connection: Connection) -> dict[str, Rep]:
+    return {row["id"]: rep_of(row) for row in await connection.fetch(LOCK_REPS)}
 
 
-def cache_of(session: AsyncSession) -> TransactionCache:
-    cache = session.info.get(CACHE_KEY)
-    if not isinstance(cache, TransactionCache):
-        cache = TransactionCache()
-        session.info[CACHE_KEY] = cache
-        # A session lives for one transaction here; never carry the cache past it.
-        event.listen(session.sync_session, "after_transaction_end", _drop_cache, once=True)
-    return cache
+async def lock_rotations(connection: Connection) -> dict[str, Rotation]:
+    return {row["pool"]: rotation_of(row) for row in await connection.fetch(LOCK_ROTATIONS)}
 
 
-def _drop_cache(session: Session, _transaction: object) -> None:
-    session.info.pop(CACHE_KEY, None)
+async def read_rules(connection: Connection) -> tuple[list[RoutingRule], dict[str, Pool]]:
+    rules = [rule_of(row) for row in await connection.fetch(READ_RULES)]
+    return rules, {row["name"]: pool_of(row) for row in await connection.fetch(READ_POOLS)}
 
 
-async def lock_reps(session: AsyncSession) -> dict[str, RepRow]:
-    """Lock every rep row, in id order. Every routing decision takes this lock first (before
-    any blocking lock on an assignment row), so decisions are serialised without deadlocks and
-    capacity counts and rotations cannot be read stale by a second routing instance. Locked
-    once per transaction."""
-    cache = cache_of(session)
-    if cache.reps is None:
-        rows = (
-            await session.execute(select(RepRow).order_by(RepRow.id).with_for_update())
-        ).scalars()
-        cache.reps = {row.id: row for row in rows}
-    return cache.reps
+async def count_open_leads(connection: Connection) -> dict[str, int]:
+    return {row["rep_id"]: int(row["open_leads"]) for row in await connection.fetch(COUNT_OPEN)}
+
+
+async def read_account_owners(connection: Connection, domains: Collection[str]) -> dict[str, str]:
+    rows = await connection.fetch(READ_OWNERS, sorted(domains))
+    return {row["account_domain"]: row["rep_id"] for row in rows}
 
 
 async def open_lead_counts(session: AsyncSession) -> dict[str, int]:
-    """Open leads per rep; counted once per transaction, then kept by ``opened`` and
-    ``released`` (an assignment that opens or closes in it)."""
-    cache = cache_of(session)
-    if cache.open_leads is None:
-        rows = await session.execute(
-            select(AssignmentRow.rep_id, func.count())
-            .where(AssignmentRow.status == "open", AssignmentRow.rep_id.is_not(None))
-            .group_by(AssignmentRow.rep_id)
-        )
-        cache.open_leads = {str(rep_id): int(count) for rep_id, count in rows.all()}
-    return dict(cache.open_leads)
-
-
-def opened(session: AsyncSession, rep_id: str) -> None:
-    counts = cache_of(session).open_leads
-    if counts is not None:
-        counts[rep_id] = counts.get(rep_id, 0) + 1
-
-
-def released(session: AsyncSession, assignment: AssignmentRow) -> None:
-    """Call when an open assignment closes: its rep has one open lead less."""
-    counts = cache_of(session).open_leads
-    if counts is not None and assignment.rep_id is not None:
-        counts[assignment.rep_id] = max(0, counts.get(assignment.rep_id, 0) - 1)
-
-
-async def load_rules(session: AsyncSession) -> tuple[list[RoutingRule], dict[str, Pool]]:
-    cache = cache_of(session)
-    if cache.rules is None:
-        rules = (
-            await session.execute(select(RoutingRuleRow).order_by(RoutingRuleRow.position))
-        ).scalars()
-        pools = (await session.execute(select(PoolRow))).scalars()
-        cache.rules = ([rule_of(r) for r in rules], {p.name: pool_of(p) for p in pools})
-    return cache.rules
-
-
-async def locked_rotations(session: AsyncSession) -> dict[str, RotationCursorRow]:
-    rows = (
-        await session.execute(
-            select(RotationCursorRow).order_by(RotationCursorRow.pool).with_for_update()
-        )
-    ).scalars()
-    return {row.pool: row for row in rows}
-
-
-def rotation_of(row: RotationCursorRow) -> Rotation:
-    return Rotation(row.last_rep_id, dict(row.credits))
-
-
-async def account_owner(session: AsyncSession, account_domain: str | None) -> str | None:
-    if not account_domain:
-        return None
-    row = await session.get(AccountOwnerRow, account_domain.lower())
-    return row.rep_id if row is not None else None
-
-
-async def active_assignments(
-    session: AsyncSession, lead_id: str, *, statuses: Sequence[str] = ("open", "queued")
-) -> list[AssignmentRow]:
-    return list(
-        (
-            await session.execute(
-                select(AssignmentRow)
-                .where(AssignmentRow.lead_id == lead_id, AssignmentRow.status.in_(statuses))
-                .order_by(AssignmentRow.created_at)
-                .with_for_update()
-            )
-        ).scalars()
+    """Open leads per rep, for the API (through ``ix_assignments_open_by_rep``)."""
+    rows = await session.execute(
+        select(AssignmentRow.rep_id, func.count())
+        .where(AssignmentRow.status == "open", AssignmentRow.rep_id.is_not(None))
+        .group_by(AssignmentRow.rep_id)
     )
+    return {str(rep_id): int(count) for rep_id, count in rows.all()}

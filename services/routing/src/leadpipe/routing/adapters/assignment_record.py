@@ -1,0 +1,121 @@
+"""An assignment as a batch holds it: a plain object, read with one statement per batch and
+written back with one statement per table (:mod:`leadpipe.routing.adapters.batch`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from leadpipe.routing.adapters.bulk import table_of
+from leadpipe.routing.adapters.orm import AssignmentRow
+
+ASSIGNMENTS = table_of(AssignmentRow)
+
+
+@dataclass(slots=True)
+class AssignmentRecord:
+    """The columns of ``routing.assignments``."""
+
+    id: str
+    lead_id: str
+    lead_key: str
+    rep_id: str | None
+    kind: str
+    status: str
+    stage: str
+    role: str
+    pool: str
+    rule: str
+    reason: str
+    trace: dict[str, Any]
+    lead: dict[str, Any]
+    cause_event_id: str
+    previous_assignment_id: str | None
+    sla_due_at: datetime | None
+    sla_state: str | None
+    contacted_at: datetime | None
+    closed_at: datetime | None
+    closed_reason: str | None
+    created_at: datetime
+
+
+COLUMNS = tuple(f.name for f in fields(AssignmentRecord))
+JSON_COLUMNS = ("trace", "lead")
+# What an assignment that exists may have changed: closing it, its SLA clock, an erasure.
+UPDATED = (
+    "id",
+    "status",
+    "sla_state",
+    "contacted_at",
+    "closed_at",
+    "closed_reason",
+    "lead_key",
+    "lead",
+)
+assert set(COLUMNS) == {c.name for c in ASSIGNMENTS.columns}, "orm.py and this record differ"
+
+_SELECT_LIST = ", ".join(f"{c}::TEXT AS {c}" if c in JSON_COLUMNS else c for c in COLUMNS)
+SELECT = f"SELECT {_SELECT_LIST} FROM {ASSIGNMENTS.fullname}"
+# Each lookup joins its array, so that even a generic plan probes the index once per value:
+# the lead's active assignments (ix_assignments_lead_id), the open ones by lead key
+# (ix_assignments_active_by_lead_key) and all of an erased lead's.
+LOCK_FOR_LEADS = (
+    f"{SELECT} WHERE id IN ("
+    f"SELECT a.id FROM unnest($1::TEXT[]) AS k(v) JOIN {ASSIGNMENTS.fullname} a"
+    " ON a.lead_id = k.v WHERE a.status <> 'closed'"
+    f" UNION SELECT a.id FROM unnest($2::TEXT[]) AS k(v) JOIN {ASSIGNMENTS.fullname} a"
+    " ON a.lead_key = k.v WHERE a.status <> 'closed'"
+    f" UNION SELECT a.id FROM unnest($3::TEXT[]) AS k(v) JOIN {ASSIGNMENTS.fullname} a"
+    " ON a.lead_id = k.v"
+    ") ORDER BY id FOR UPDATE"
+)
+# The routing clock's work, shared between instances (``SKIP LOCKED``) through partial indexes.
+LOCK_DUE_SLAS = (
+    f"{SELECT} WHERE sla_state = 'running' AND sla_due_at <= $1"
+    " ORDER BY sla_due_at LIMIT $2 FOR UPDATE SKIP LOCKED"
+)
+LOCK_QUEUED = (
+    f"{SELECT} WHERE status = 'queued' ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED"
+)
+UPDATE = (
+    f"UPDATE {ASSIGNMENTS.fullname} AS t SET status = r.status, sla_state = r.sla_state,"
+    " contacted_at = r.contacted_at, closed_at = r.closed_at, closed_reason = r.closed_reason,"
+    " lead_key = r.lead_key, lead = r.lead::JSONB"
+    " FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TIMESTAMPTZ[], $5::TIMESTAMPTZ[],"
+    " $6::TEXT[], $7::TEXT[], $8::TEXT[])"
+    " AS r(id, status, sla_state, contacted_at, closed_at, closed_reason, lead_key, lead)"
+    " WHERE t.id = r.id"
+)
+_JSON_AT = tuple(COLUMNS.index(c) for c in JSON_COLUMNS)
+
+
+def record_of(row: Any) -> AssignmentRecord:
+    values = list(row)
+    for i in _JSON_AT:
+        values[i] = orjson.loads(values[i])
+    return AssignmentRecord(*values)
+
+
+def inserted(record: AssignmentRecord) -> tuple[object, ...]:
+    """The record's values in the order of ``COLUMNS``, JSON as text (for ``COPY``)."""
+    values: list[object] = [getattr(record, c) for c in COLUMNS]
+    for i in _JSON_AT:
+        values[i] = orjson.dumps(values[i]).decode()
+    return tuple(values)
+
+
+def updated(record: AssignmentRecord) -> tuple[object, ...]:
+    """The record's values in the order of ``UPDATED``, JSON as text."""
+    return (
+        record.id,
+        record.status,
+        record.sla_state,
+        record.contacted_at,
+        record.closed_at,
+        record.closed_reason,
+        record.lead_key,
+        orjson.dumps(record.lead).decode(),
+    )

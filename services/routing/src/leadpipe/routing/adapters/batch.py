@@ -1,0 +1,229 @@
+"""One transaction's routing state: read once under the routing locks, kept current in memory
+while the batch's decisions are made, and written back with one statement per table.
+
+Locks, always in this order, so that any number of routing instances neither deadlock nor
+decide on stale state: every rep row (id order), every rotation cursor (pool order), then the
+assignment rows the batch may change (id order). A second instance's batch waits for the
+first one's commit at the rep lock, then reads what it wrote."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from leadpipe.routing.adapters import repository
+from leadpipe.routing.adapters.assignment_record import (
+    ASSIGNMENTS,
+    COLUMNS,
+    LOCK_DUE_SLAS,
+    LOCK_FOR_LEADS,
+    LOCK_QUEUED,
+    UPDATE,
+    AssignmentRecord,
+    inserted,
+    record_of,
+    updated,
+)
+from leadpipe.routing.adapters.bulk import Connection, columns_of, table_of
+from leadpipe.routing.adapters.orm import (
+    ErasedLeadRow,
+    ProcessedEventRow,
+    RotationCursorRow,
+    outbox,
+)
+from leadpipe.routing.domain.reps import Rep
+from leadpipe.routing.domain.rules import Pool, RoutingRule
+from leadpipe.routing.domain.strategies import Rotation
+
+PROCESSED = table_of(ProcessedEventRow)
+ERASED = table_of(ErasedLeadRow)
+ROTATIONS = table_of(RotationCursorRow)
+OUTBOX = ("event_id", "topic", "key", "headers", "payload")
+
+FIRST_DELIVERIES = (
+    f"INSERT INTO {PROCESSED.fullname} (event_id) SELECT unnest($1::TEXT[])"
+    " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+)
+ALREADY_ERASED = f"SELECT lead_id FROM {ERASED.fullname} WHERE lead_id = ANY($1::TEXT[])"
+ERASE = (
+    f"INSERT INTO {ERASED.fullname} (lead_id, erased_at)"
+    " SELECT * FROM unnest($1::TEXT[], $2::TIMESTAMPTZ[]) ON CONFLICT (lead_id) DO NOTHING"
+)
+FORGET_OUTBOX = f"DELETE FROM {outbox.fullname} WHERE key = ANY($1::TEXT[])"
+SAVE_ROTATIONS = (
+    f"INSERT INTO {ROTATIONS.fullname} (pool, last_rep_id, credits)"
+    " SELECT pool, last_rep_id, credits::JSONB"
+    " FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[]) AS r(pool, last_rep_id, credits)"
+    " ON CONFLICT (pool) DO UPDATE"
+    " SET last_rep_id = EXCLUDED.last_rep_id, credits = EXCLUDED.credits"
+)
+
+
+async def first_deliveries(session: AsyncSession, event_ids: Iterable[str]) -> set[str]:
+    """Record the events as processed; returns those not processed before. In the caller's
+    transaction, so that a rollback forgets them with everything they caused. Inserted in
+    one (sorted) order, so that two instances given the same events cannot deadlock here."""
+    connection = await Connection.of(session)
+    unique = sorted(set(event_ids))
+    if not unique:
+        return set()
+    rows = await connection.fetch(FIRST_DELIVERIES, unique)
+    return {row["event_id"] for row in rows}
+
+
+@dataclass
+class RoutingBatch:
+    """What every decision of the transaction reads, and what they write."""
+
+    connection: Connection
+    reps: dict[str, Rep]
+    rules: list[RoutingRule]
+    pools: dict[str, Pool]
+    open_leads: dict[str, int]
+    rotations: dict[str, Rotation]
+    account_owners: dict[str, str] = field(default_factory=dict)
+    erased: set[str] = field(default_factory=set)
+    _by_lead: dict[str, list[AssignmentRecord]] = field(default_factory=dict)
+    _by_key: dict[str, list[AssignmentRecord]] = field(default_factory=dict)
+    _new: dict[str, AssignmentRecord] = field(default_factory=dict)
+    _changed: dict[str, AssignmentRecord] = field(default_factory=dict)
+    _rotated: set[str] = field(default_factory=set)
+    _outbox: list[tuple[str, str, str, str, bytes]] = field(default_factory=list)
+    _newly_erased: dict[str, datetime] = field(default_factory=dict)
+    _forgotten_keys: set[str] = field(default_factory=set)
+
+    @classmethod
+    async def under_locks(cls, session: AsyncSession) -> RoutingBatch:
+        """Lock the reps and rotations and read what decisions need: reps, rules and pools,
+        open leads per rep."""
+        connection = await Connection.of(session)
+        reps = await repository.lock_reps(connection)
+        rotations = await repository.lock_rotations(connection)
+        rules, pools = await repository.read_rules(connection)
+        return cls(
+            connection=connection,
+            reps=reps,
+            rules=rules,
+            pools=pools,
+            open_leads=await repository.count_open_leads(connection),
+            rotations=rotations,
+        )
+
+    async def load_leads(
+        self,
+        *,
+        lead_ids: Collection[str] = (),
+        contacted_keys: Collection[str] = (),
+        erased_ids: Collection[str] = (),
+        account_domains: Collection[str] = (),
+    ) -> None:
+        """Lock and read the assignments the batch's events may change: the active ones of
+        ``lead_ids`` and ``contacted_keys``, every one of ``erased_ids``. Also which of the
+        leads were erased before, and the owners of ``account_domains``."""
+        rows = await self.connection.fetch(
+            LOCK_FOR_LEADS, sorted(lead_ids), sorted(contacted_keys), sorted(erased_ids)
+        )
+        self._hold(sorted((record_of(row) for row in rows), key=lambda a: a.created_at))
+        if lead_ids:
+            erased = await self.connection.fetch(ALREADY_ERASED, sorted(lead_ids))
+            self.erased.update(row["lead_id"] for row in erased)
+        await self.load_account_owners(account_domains)
+
+    async def load_account_owners(self, domains: Collection[str]) -> None:
+        wanted = {domain for domain in domains if domain not in self.account_owners}
+        if wanted:
+            self.account_owners.update(
+                await repository.read_account_owners(self.connection, wanted)
+            )
+
+    async def lock_due_slas(self, now: datetime, limit: int) -> list[AssignmentRecord]:
+        """Running SLA timers due by ``now``, oldest first, that no other instance holds."""
+        due = [record_of(row) for row in await self.connection.fetch(LOCK_DUE_SLAS, now, limit)]
+        self._hold(due)
+        return due
+
+    async def lock_queued(self, limit: int) -> list[AssignmentRecord]:
+        """Queued leads, oldest first, that no other instance holds."""
+        queued = [record_of(row) for row in await self.connection.fetch(LOCK_QUEUED, limit)]
+        self._hold(queued)
+        return queued
+
+    def _hold(self, records: Iterable[AssignmentRecord]) -> None:
+        for record in records:
+            self._by_lead.setdefault(record.lead_id, []).append(record)
+            self._by_key.setdefault(record.lead_key, []).append(record)
+
+    # What decisions read, as it stands after the batch's earlier events.
+
+    def active(self, lead_id: str) -> list[AssignmentRecord]:
+        """The lead's open and queued assignments, oldest first."""
+        return [a for a in self._by_lead.get(lead_id, ()) if a.status != "closed"]
+
+    def every(self, lead_id: str) -> list[AssignmentRecord]:
+        return list(self._by_lead.get(lead_id, ()))
+
+    def open_for_key(self, lead_key: str) -> list[AssignmentRecord]:
+        return [
+            a
+            for a in self._by_key.get(lead_key, ())
+            if a.status == "open" and a.lead_key == lead_key
+        ]
+
+    # What decisions change.
+
+    def added(self, assignment: AssignmentRecord) -> None:
+        self._new[assignment.id] = assignment
+        self._hold((assignment,))
+        if assignment.status == "open" and assignment.rep_id is not None:
+            self.open_leads[assignment.rep_id] = self.open_leads.get(assignment.rep_id, 0) + 1
+
+    def changed(self, assignment: AssignmentRecord) -> None:
+        """An assignment read (or added) earlier was changed in place."""
+        if assignment.id not in self._new:
+            self._changed[assignment.id] = assignment
+
+    def released(self, rep_id: str) -> None:
+        """An open assignment of ``rep_id`` closed: one open lead less."""
+        self.open_leads[rep_id] = max(0, self.open_leads.get(rep_id, 0) - 1)
+
+    def rotated(self, pool: str, rotation: Rotation) -> None:
+        self.rotations[pool] = rotation
+        self._rotated.add(pool)
+
+    def enqueue(self, topic: str, key: str, headers: str, event_id: str, payload: bytes) -> None:
+        """An outbox row; ``headers`` as JSON text."""
+        self._outbox.append((event_id, topic, key, headers, payload))
+
+    def erase(self, lead_id: str, now: datetime, keys: Collection[str]) -> None:
+        """Later events about the lead are ignored; outbox rows keyed by ``keys`` (the lead's
+        emails) so far are dropped, those already stored and those of this batch."""
+        self.erased.add(lead_id)
+        self._newly_erased.setdefault(lead_id, now)
+        self._forgotten_keys.update(keys)
+        self._outbox = [row for row in self._outbox if row[2] not in keys]
+
+    async def write(self) -> None:
+        """Everything the batch decided, one statement per table. Outbox rows go last and in
+        the order they were made: the relay publishes by id."""
+        connection = self.connection
+        if self._newly_erased:
+            erased = self._newly_erased
+            await connection.execute(ERASE, list(erased), list(erased.values()))
+        if self._forgotten_keys:
+            await connection.execute(FORGET_OUTBOX, sorted(self._forgotten_keys))
+        if self._changed:
+            changed = [updated(self._changed[i]) for i in sorted(self._changed)]
+            await connection.execute(UPDATE, *columns_of(changed))
+        await connection.copy(ASSIGNMENTS, COLUMNS, [inserted(a) for a in self._new.values()])
+        if self._rotated:
+            pools = sorted(self._rotated)  # one lock order for every instance
+            await connection.execute(
+                SAVE_ROTATIONS,
+                pools,
+                [self.rotations[p].last_rep_id for p in pools],
+                [repository.credits_json(self.rotations[p]) for p in pools],
+            )
+        await connection.copy(outbox, OUTBOX, self._outbox)
