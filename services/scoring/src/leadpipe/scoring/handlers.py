@@ -4,10 +4,11 @@ the caller's one transaction, with a handful of statements per batch rather than
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -15,7 +16,6 @@ from leadpipe.scoring.adapters.batch import BatchWrites
 from leadpipe.scoring.adapters.bulk import driver_connection, insert_rows, table_of
 from leadpipe.scoring.adapters.erasure import suppressed
 from leadpipe.scoring.adapters.lead_record import LeadRecord, lock_by_id, lock_leads
-from leadpipe.scoring.adapters.lead_state import state_of, store_state
 from leadpipe.scoring.adapters.orm import ProcessedEventRow
 from leadpipe.scoring.adapters.rules_store import RulesCache
 from leadpipe.scoring.domain.accounts import account_domain
@@ -41,21 +41,41 @@ MARK_PROCESSED = insert_rows(
 )
 
 
-def decode(records: Sequence[Record]) -> list[InboundEvent]:
-    events = []
+class Decoded(NamedTuple):
+    """An inbound event and the JSON stored for what-if replays."""
+
+    event: InboundEvent
+    stored: str
+
+
+# A number in exponent notation (or text that looks like one). PostgreSQL's JSONB keeps such
+# a number as an exact decimal and gives 1e2 back as 100, an int, where the live fold saw the
+# float 100.0: those events are stored as the model writes them, as every event used to be.
+_EXPONENT = re.compile(rb"\d[eE][-+]?\d")
+
+
+def decode(records: Sequence[Record]) -> list[Decoded]:
+    decoded = []
     for record in records:
         try:
             event = unwrap(from_record(record.headers, record.value), InboundEvent)
-            if event.occurred_at.tzinfo is None:
-                # Decay compares times: a naive time would fail every retry of the batch.
-                event = event.model_copy(
-                    update={"occurred_at": event.occurred_at.replace(tzinfo=UTC)}
-                )
-            events.append(event)
         except EnvelopeError as exc:
             # Not retried: the consume loop dead-letters it and the batch goes on without it.
             raise UndecodableRecord(str(exc)) from exc
-    return events
+        raw = record.value
+        assert raw is not None  # from_record refuses a record without a value
+        if event.occurred_at.tzinfo is None:
+            # Decay compares times: a naive time would fail every retry of the batch.
+            event = event.model_copy(update={"occurred_at": event.occurred_at.replace(tzinfo=UTC)})
+            stored = event.model_dump_json()
+        elif _EXPONENT.search(raw):
+            stored = event.model_dump_json()
+        else:
+            # The record's own JSON, valid UTF-8 since the model read it: stored as it came
+            # rather than written again, and JSONB reads both the same.
+            stored = raw.decode()
+        decoded.append(Decoded(event, stored))
+    return decoded
 
 
 class InboundBatchHandler:
@@ -95,16 +115,16 @@ def _previous_id(event: InboundEvent) -> str | None:
     return None
 
 
-async def _fresh(connection: Any, events: Sequence[InboundEvent]) -> list[InboundEvent]:
+async def _fresh(connection: Any, decoded: Sequence[Decoded]) -> list[Decoded]:
     """The events not processed before, in order, each once; marks them processed."""
-    unique: dict[str, InboundEvent] = {}
-    for event in events:
-        unique.setdefault(event.event_id, event)
+    unique: dict[str, Decoded] = {}
+    for item in decoded:
+        unique.setdefault(item.event.event_id, item)
     fresh = {row[0] for row in await connection.fetch(MARK_PROCESSED, list(unique))}
     skipped = len(unique) - len(fresh)
     if skipped:
         log.info("duplicate events skipped", extra={"count": skipped})
-    return [event for event_id, event in unique.items() if event_id in fresh]
+    return [item for event_id, item in unique.items() if event_id in fresh]
 
 
 class _Leads:
@@ -191,13 +211,13 @@ def _resolve(leads: _Leads, event: InboundEvent, batch: BatchWrites) -> tuple[Le
         return lead, True
     if visitor is not None and visitor.id != lead.id:
         merged, changes = merge(
-            state_of(lead, new=lead.id in leads.new),
-            state_of(visitor),
+            batch.state(lead, new=lead.id in leads.new),
+            batch.state(visitor),
             event.occurred_at,
             batch.rules,
         )
         if merged.stage is not None:
-            store_state(lead, merged, batch.rules, batch.now)
+            batch.hold(lead, merged)
         batch.changed(visitor)
         batch.changes(lead, event.event_id, changes)
         visitor.merged_into = lead.id
@@ -207,33 +227,36 @@ def _resolve(leads: _Leads, event: InboundEvent, batch: BatchWrites) -> tuple[Le
 
 async def apply_batch(
     session: AsyncSession,
-    events: Sequence[InboundEvent],
+    decoded: Sequence[Decoded],
     rules: Rules,
     topics: Topics,
     now: datetime,
 ) -> None:
-    """Apply ``events`` (already decoded) in the caller's transaction. Idempotent per event."""
+    """Apply ``decoded`` events in the caller's transaction. Idempotent per event."""
     connection = await driver_connection(session)
-    fresh = await _fresh(connection, events)
-    erased = await suppressed(connection, fresh)
+    fresh = await _fresh(connection, decoded)
+    erased = await suppressed(connection, [item.event for item in fresh])
     if erased:
         log.info("events of erased people dropped", extra={"count": len(erased)})
-        fresh = [event for event in fresh if event.event_id not in erased]
+        fresh = [item for item in fresh if item.event.event_id not in erased]
     if not fresh:
         return
-    leads = await _load(connection, fresh)
+    leads = await _load(connection, [item.event for item in fresh])
     batch = BatchWrites(rules, topics, now)
     try:
-        for count, event in enumerate(fresh, 1):
+        for count, (event, stored) in enumerate(fresh, 1):
             lead, new = _resolve(leads, event, batch)
-            outcome = apply_event(state_of(lead, new=new), event, rules)
-            store_state(lead, outcome.state, rules, now)
-            batch.changed(lead)
+            outcome = apply_event(batch.state(lead, new=new), event, rules)
+            batch.hold(lead, outcome.state)
             leads.new.discard(lead.id)  # its first event gave it a stage
             batch.outcome(lead, event.event_id, outcome)
-            batch.applied(event.event_id, lead.id, event.occurred_at, event.model_dump_json())
+            batch.applied(event.event_id, lead.id, event.occurred_at, stored)
             if lead.account_domain:
-                batch.accounts.setdefault(lead.account_domain, lead.company)
+                # The company as the row will have it (the row catches up with the state later).
+                company = outcome.state.profile.get("company")
+                batch.accounts.setdefault(
+                    lead.account_domain, lead.company if company is None else str(company)
+                )
                 if event.name == "group":
                     batch.account_traits.setdefault(lead.account_domain, {}).update(event.traits)
             if count % YIELD_EVERY == 0:
