@@ -38,15 +38,23 @@ def test_the_record_json_is_stored_as_it_came() -> None:
     assert stored.encode() == cloud_event.data
 
 
-def test_numbers_in_exponent_notation_are_stored_as_the_model_writes_them() -> None:
+@pytest.mark.parametrize("where", ["properties", "traits", "context", "identity", "extra"])
+def test_events_with_floats_are_stored_as_the_model_writes_them(where: str) -> None:
     # PostgreSQL's JSONB would give 1e2 back as the int 100; the live fold saw the float 100.0.
-    page = inbound("track", properties={"seconds": 100.0})
-    cloud_event = wrap(page, "/test")
-    raw = cloud_event.data.replace(b'"seconds":100.0', b'"seconds":1e2')
-    assert raw != cloud_event.data
-    [(event, stored)] = decode([Delivered(raw, cloud_event.headers())])
-    assert event.properties["seconds"] == 100.0
-    assert '"seconds":100.0' in stored
+    page = inbound("track", properties={"url": "/webinar"})
+    data = page.model_dump(mode="json")
+    if where == "identity":
+        data["identity"]["score"] = 100.0
+    elif where == "extra":
+        data["score"] = 100.0
+    else:
+        data[where] = {**data[where], "nested": [{"seconds": 100.0}]}
+    sent = wrap(InboundEvent.model_validate(data), "/test")
+    raw = sent.data.replace(b":100.0", b":1e2")
+    assert raw != sent.data
+    [(event, stored)] = decode([Delivered(raw, sent.headers())])
+    assert stored == event.model_dump_json()
+    assert ":100.0" in stored
 
 
 def test_garbage_is_refused_for_the_dead_letter_topic() -> None:

@@ -4,7 +4,6 @@ the caller's one transaction, with a handful of statements per batch rather than
 from __future__ import annotations
 
 import logging
-import re
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -48,10 +47,25 @@ class Decoded(NamedTuple):
     stored: str
 
 
-# A number in exponent notation (or text that looks like one). PostgreSQL's JSONB keeps such
-# a number as an exact decimal and gives 1e2 back as 100, an int, where the live fold saw the
-# float 100.0: those events are stored as the model writes them, as every event used to be.
-_EXPONENT = re.compile(rb"\d[eE][-+]?\d")
+def _holds_float(value: object) -> bool:
+    if isinstance(value, float):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_float(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_float(v) for v in value)
+    return False
+
+
+def _stored_as_sent(event: InboundEvent) -> bool:
+    """Whether the record's own JSON reads back from JSONB as the same event. Only numbers can
+    read back differently: JSONB keeps a number as an exact decimal and gives 1e2 back as 100,
+    an int, where the live fold saw the float 100.0. Without floats there is no such number."""
+    parts: list[object] = [event.traits, event.properties, event.context]
+    for model in (event, event.identity, event.consent):
+        if model is not None and model.model_extra:
+            parts.append(model.model_extra)
+    return not any(_holds_float(part) for part in parts)
 
 
 def decode(records: Sequence[Record]) -> list[Decoded]:
@@ -68,12 +82,12 @@ def decode(records: Sequence[Record]) -> list[Decoded]:
             # Decay compares times: a naive time would fail every retry of the batch.
             event = event.model_copy(update={"occurred_at": event.occurred_at.replace(tzinfo=UTC)})
             stored = event.model_dump_json()
-        elif _EXPONENT.search(raw):
-            stored = event.model_dump_json()
-        else:
+        elif _stored_as_sent(event):
             # The record's own JSON, valid UTF-8 since the model read it: stored as it came
-            # rather than written again, and JSONB reads both the same.
+            # rather than written again (about as costly as reading it).
             stored = raw.decode()
+        else:
+            stored = event.model_dump_json()
         decoded.append(Decoded(event, stored))
     return decoded
 
