@@ -4,16 +4,16 @@ the caller's one transaction, with a handful of statements per batch rather than
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadpipe.scoring.adapters.batch import BatchWrites
 from leadpipe.scoring.adapters.bulk import driver_connection, insert_rows, table_of
 from leadpipe.scoring.adapters.erasure import suppressed
+from leadpipe.scoring.adapters.ids import new_id
 from leadpipe.scoring.adapters.lead_record import LeadRecord, lock_by_id, lock_leads
 from leadpipe.scoring.adapters.orm import ProcessedEventRow
 from leadpipe.scoring.adapters.rules_store import RulesCache
@@ -47,25 +47,23 @@ class Decoded(NamedTuple):
     stored: str
 
 
-def _holds_float(value: object) -> bool:
-    if isinstance(value, float):
-        return True
-    if isinstance(value, dict):
-        return any(_holds_float(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_holds_float(v) for v in value)
-    return False
-
-
 def _stored_as_sent(event: InboundEvent) -> bool:
     """Whether the record's own JSON reads back from JSONB as the same event. Only numbers can
     read back differently: JSONB keeps a number as an exact decimal and gives 1e2 back as 100,
     an int, where the live fold saw the float 100.0. Without floats there is no such number."""
-    parts: list[object] = [event.traits, event.properties, event.context]
+    pending: list[object] = [event.traits, event.properties, event.context]
     for model in (event, event.identity, event.consent):
         if model is not None and model.model_extra:
-            parts.append(model.model_extra)
-    return not any(_holds_float(part) for part in parts)
+            pending.append(model.model_extra)
+    for value in pending:  # grows while it is walked: every nested value gets its turn
+        kind = type(value)  # parsed JSON: plain dicts, lists and floats, no subclasses
+        if kind is float:
+            return False
+        if kind is dict:
+            pending.extend(cast("dict[str, object]", value).values())
+        elif kind is list:
+            pending.extend(cast("list[object]", value))
+    return True
 
 
 def decode(records: Sequence[Record]) -> list[Decoded]:
@@ -194,7 +192,7 @@ async def _load(connection: Any, events: Sequence[InboundEvent]) -> _Leads:
 def _new_lead(event: InboundEvent, rules: Rules) -> LeadRecord:
     email = event.identity.email
     return LeadRecord(
-        id=str(uuid.uuid4()),
+        id=new_id(),
         lead_key=event.lead_key,
         email=email,
         anonymous_id=event.identity.anonymous_id,

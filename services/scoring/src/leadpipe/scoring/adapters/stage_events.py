@@ -10,11 +10,11 @@ holds the bytes equal to ``StageChanged(...).model_dump_json()`` and the headers
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
 import orjson
 
+from leadpipe.scoring.adapters.ids import new_id
 from leadpipe.scoring.adapters.lead_record import LeadRecord
 from leadpipe.scoring.domain.lifecycle import Transition
 from leadpipe.shared.envelope import JSON, SPEC_VERSION, new_traceparent
@@ -63,7 +63,7 @@ class StageEvents:
     def row(
         self, lead: LeadRecord, snapshot: dict[str, object], move: Transition, cause_event_id: str
     ) -> tuple[str, str, str, str, bytes]:
-        event_id = str(uuid.uuid4())
+        event_id = new_id()
         payload = orjson.dumps(
             {
                 "event_id": event_id,
