@@ -74,6 +74,18 @@ def _traffic(tag: str) -> list[InboundEvent]:
                     properties={"url": f"https://firma.example{url}"},
                 )
             )
+    # A visitor who only passes by, early: nothing after the first rows are handed over
+    # brings its row up to date, so it must be up to date when it is handed over.
+    for url in ("/", "/produkt", "/pricing"):
+        events.append(
+            event(
+                "page",
+                email=None,
+                anonymous_id=f"passing-{tag}",
+                at=next(at),
+                properties={"url": f"https://firma.example{url}"},
+            )
+        )
     for round_ in range(16):
         for n in range(PEOPLE):
             email = _email(tag, n)
