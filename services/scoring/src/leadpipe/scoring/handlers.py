@@ -24,6 +24,7 @@ from leadpipe.scoring.domain.rules import Rules
 from leadpipe.shared.dead_letters import UndecodableRecord
 from leadpipe.shared.envelope import EnvelopeError, from_record, unwrap
 from leadpipe.shared.events import InboundEvent
+from leadpipe.shared.memory import collector_paused
 from leadpipe.shared.records import Record
 from leadpipe.shared.topics import Topics
 
@@ -106,12 +107,15 @@ class InboundBatchHandler:
         self._rules = rules
 
     async def __call__(self, records: Sequence[Record]) -> None:
-        events = decode(records)
-        if not events:
-            return
-        async with self._sessions() as session, session.begin():
-            rules = await self._rules.active(session)
-            await apply_batch(session, events, rules, self._topics, datetime.now(UTC))
+        # A batch's events, leads and rows stay alive until it commits: collections during it
+        # would walk them again and again, only to promote them (measured: 5-7% of the CPU).
+        with collector_paused():
+            events = decode(records)
+            if not events:
+                return
+            async with self._sessions() as session, session.begin():
+                rules = await self._rules.active(session)
+                await apply_batch(session, events, rules, self._topics, datetime.now(UTC))
         self._on_commit()
 
 
