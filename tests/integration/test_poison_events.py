@@ -42,7 +42,7 @@ class FailsFor:
         self._poisoned = poisoned
 
     async def __call__(self, records: Sequence[Record]) -> None:
-        if any(event.identity.email == self._poisoned for event in decode(records)):
+        if any(event.identity.email == self._poisoned for event, _ in decode(records)):
             raise ValueError("handler bug for this event")
         await self._inner(records)
 

@@ -6,6 +6,7 @@ import pytest
 from leadpipe.scoring.handlers import decode
 from leadpipe.shared.dead_letters import UndecodableRecord
 from leadpipe.shared.envelope import wrap
+from leadpipe.shared.events import InboundEvent
 from tests.unit.scoring.events import inbound
 
 
@@ -22,9 +23,38 @@ class Delivered:
 def test_an_event_time_without_offset_is_read_as_utc() -> None:
     naive = inbound("page", at=datetime(2026, 3, 2, 9, 0), properties={"url": "/pricing"})
     cloud_event = wrap(naive, "/test")
-    events = decode([Delivered(cloud_event.data, cloud_event.headers())])
-    assert [e.event_id for e in events] == [naive.event_id]
-    assert events[0].occurred_at == datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    [(event, stored)] = decode([Delivered(cloud_event.data, cloud_event.headers())])
+    assert event.event_id == naive.event_id
+    assert event.occurred_at == datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    # What-if replays the stored JSON: it holds the time as the live fold read it.
+    assert InboundEvent.model_validate_json(stored) == event
+
+
+def test_the_record_json_is_stored_as_it_came() -> None:
+    page = inbound("page", properties={"url": "/preise", "title": "Preise – Übersicht"})
+    cloud_event = wrap(page, "/test")
+    [(event, stored)] = decode([Delivered(cloud_event.data, cloud_event.headers())])
+    assert event == page
+    assert stored.encode() == cloud_event.data
+
+
+@pytest.mark.parametrize("where", ["properties", "traits", "context", "identity", "extra"])
+def test_events_with_floats_are_stored_as_the_model_writes_them(where: str) -> None:
+    # PostgreSQL's JSONB would give 1e2 back as the int 100; the live fold saw the float 100.0.
+    page = inbound("track", properties={"url": "/webinar"})
+    data = page.model_dump(mode="json")
+    if where == "identity":
+        data["identity"]["score"] = 100.0
+    elif where == "extra":
+        data["score"] = 100.0
+    else:
+        data[where] = {**data[where], "nested": [{"seconds": 100.0}]}
+    sent = wrap(InboundEvent.model_validate(data), "/test")
+    raw = sent.data.replace(b":100.0", b":1e2")
+    assert raw != sent.data
+    [(event, stored)] = decode([Delivered(raw, sent.headers())])
+    assert stored == event.model_dump_json()
+    assert ":100.0" in stored
 
 
 def test_garbage_is_refused_for_the_dead_letter_topic() -> None:

@@ -19,6 +19,7 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
+import orjson
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import (
     BigInteger,
@@ -106,6 +107,12 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_interval_s = poll_interval_s
         self._wake = asyncio.Event()
+        # Headers as text, parsed with orjson: the driver's JSONB codec parses with the
+        # standard library's json, which cost more than the rest of a row (measured).
+        self._pending = text(
+            f"SELECT id, topic, key, headers::TEXT, payload FROM {table.fullname}"
+            " WHERE published_at IS NULL ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED"
+        )
 
     def wake(self) -> None:
         """Call after committing a transaction that enqueued events."""
@@ -134,34 +141,25 @@ class OutboxRelay:
 
     async def publish_pending(self) -> int:
         """Publish one batch of unpublished rows; returns how many were published."""
-        table = self._table
         async with self._sessions() as session, session.begin():
-            rows = (
-                await session.execute(
-                    select(table.c.id, table.c.topic, table.c.key, table.c.headers, table.c.payload)
-                    .where(table.c.published_at.is_(None))
-                    .order_by(table.c.id)
-                    .limit(self._batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            rows = (await session.execute(self._pending, {"limit": self._batch_size})).all()
             if not rows:
                 return 0
             placed = await send_all(
                 self._producer,
                 [
                     Outgoing(
-                        row.topic,
-                        row.key.encode(),
-                        row.payload,
-                        [(name, value.encode()) for name, value in row.headers],
+                        topic,
+                        key.encode(),
+                        payload,
+                        [(name, value.encode()) for name, value in orjson.loads(headers)],
                     )
-                    for row in rows
+                    for _, topic, key, headers, payload in rows
                 ],
             )
             await self._mark_published(
                 session,
-                [(row.id, at.partition, at.offset) for row, at in zip(rows, placed, strict=True)],
+                [(row[0], at.partition, at.offset) for row, at in zip(rows, placed, strict=True)],
             )
         return len(rows)
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,7 +21,7 @@ from leadpipe.scoring.adapters.bulk import (
     update_rows,
 )
 from leadpipe.scoring.adapters.lead_record import COLUMNS, LEADS, UPDATED, LeadRecord, RowValues
-from leadpipe.scoring.adapters.lead_state import snapshot
+from leadpipe.scoring.adapters.lead_state import state_of, store_state
 from leadpipe.scoring.adapters.orm import (
     AccountRow,
     InboundEventRow,
@@ -30,13 +29,11 @@ from leadpipe.scoring.adapters.orm import (
     StageChangeRow,
     outbox,
 )
-from leadpipe.scoring.domain.lead import Outcome, ScoreChange
+from leadpipe.scoring.adapters.stage_events import StageEvents, snapshot_of
+from leadpipe.scoring.domain.lead import LeadState, Outcome, ScoreChange
 from leadpipe.scoring.domain.rules import Rules
-from leadpipe.shared.envelope import wrap
-from leadpipe.shared.events import StageChanged
 from leadpipe.shared.topics import Topics
 
-SOURCE = "/leadpipe/scoring"
 SCORE_CHANGES = ("lead_id", "event_id", "component", "code", "delta", "reason", "rules_version")
 STAGE_CHANGES = ("lead_id", "event_id", "from_stage", "to_stage", "reason", "refused")
 OUTBOX = ("event_id", "topic", "key", "headers", "payload")
@@ -104,6 +101,37 @@ class BatchWrites:
     _pending: _Appended = field(default_factory=_Appended)
     _unwritten_new: set[str] = field(default_factory=set)
     _appending: asyncio.Task[None] | None = None
+    _stage_events: StageEvents = field(init=False)
+    # Each lead's state as the batch's events left it, and the leads whose row lags behind
+    # it: a row is written from its state once (before a move's snapshot, before it is handed
+    # over, at the end), not after every event of a lead that sends many.
+    _held: dict[str, LeadState] = field(default_factory=dict)
+    _behind: dict[str, LeadRecord] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._stage_events = StageEvents(self.topics.stage_changed, self.now)
+
+    def state(self, lead: LeadRecord, *, new: bool = False) -> LeadState:
+        """The lead's state: as held by this batch, else read from its row. A ``new`` lead has
+        no stage yet."""
+        if new:
+            return state_of(lead, new=True)
+        held = self._held.get(lead.id)
+        return held if held is not None else state_of(lead)
+
+    def hold(self, lead: LeadRecord, state: LeadState) -> None:
+        """The lead's state from now on; its row follows before anything reads or writes it."""
+        self._held[lead.id] = state
+        self._behind[lead.id] = lead
+        self.changed(lead)
+
+    def _catch_up(self, lead: LeadRecord) -> None:
+        if self._behind.pop(lead.id, None) is not None:
+            store_state(lead, self._held[lead.id], self.rules, self.now)
+
+    def _catch_up_all(self, leads: Iterable[str]) -> None:
+        for lead_id in [i for i in leads if i in self._behind]:
+            self._catch_up(self._behind[lead_id])
 
     def changes(self, lead: LeadRecord, event_id: str, changes: Sequence[ScoreChange]) -> None:
         version = self.rules.version
@@ -121,33 +149,15 @@ class BatchWrites:
             )
         if not outcome.moves:
             return
-        lead_now = snapshot(lead)  # the lead after the event, in each move it caused
+        self._catch_up(lead)
+        lead_now = snapshot_of(lead)  # the lead after the event, in each move it caused
         for move in outcome.moves:
             from_stage = move.from_stage.value if move.from_stage else None
             stage_changes.append(
                 (lead.id, cause_event_id, from_stage, move.to_stage.value, move.reason, False)
             )
-            changed = StageChanged(
-                event_id=str(uuid.uuid4()),
-                occurred_at=self.now,
-                lead_id=lead.id,
-                lead_key=lead.lead_key,
-                from_stage=move.from_stage,
-                to_stage=move.to_stage,
-                reason=move.reason,
-                cause_event_id=cause_event_id,
-                lead=lead_now,
-            )
-            cloud_event = wrap(changed, SOURCE)
-            headers = [[n, v.decode()] for n, v in cloud_event.headers()]
             self._pending.outbox_rows.append(
-                (
-                    cloud_event.id,
-                    self.topics.stage_changed,
-                    lead.lead_key,
-                    orjson.dumps(headers).decode(),
-                    cloud_event.data,
-                )
+                self._stage_events.row(lead, lead_now, move, cause_event_id)
             )
 
     def applied(self, event_id: str, lead_id: str, occurred_at: datetime, payload: str) -> None:
@@ -173,6 +183,7 @@ class BatchWrites:
         ):
             if self._appending is not None:
                 self._appending.result()  # a failed append fails the batch here
+            self._catch_up_all(self._unwritten_new)
             self._appending = asyncio.create_task(self._take().append_to(connection))
         await asyncio.sleep(0)
 
@@ -188,6 +199,7 @@ class BatchWrites:
         connection = await driver_connection(session)
         if self._appending is not None:
             await self._appending
+        self._catch_up_all(list(self._behind))
         await self._take().append_to(connection)
         if self.changed_leads:
             await connection.execute(

@@ -12,7 +12,7 @@ from leadpipe.scoring.domain.lead import LeadState
 from leadpipe.scoring.domain.qualification import grade_of, qualification_score, temperature_of
 from leadpipe.scoring.domain.recycling import recycle_at
 from leadpipe.scoring.domain.rules import Answer, Rules
-from leadpipe.shared.events import LeadSnapshot, Stage
+from leadpipe.shared.events import Stage
 
 # Profile attributes that also have their own column (for the snapshot and for filters).
 PROFILE_COLUMNS = (
@@ -87,27 +87,3 @@ def store_state(lead: LeadRecord, state: LeadState, rules: Rules, now: datetime)
     lead.recycle_at = recycle_at(state, rules, now)
     lead.rules_version = rules.version
     lead.updated_at = now
-
-
-def snapshot(lead: LeadRecord) -> LeadSnapshot:
-    grade = lead.grade if lead.grade in ("A", "B", "C") else None
-    temperature = lead.temperature if lead.temperature in ("cold", "warm", "hot") else "cold"
-    return LeadSnapshot(
-        email=lead.email,
-        first_name=lead.first_name,
-        last_name=lead.last_name,
-        company=lead.company,
-        title=lead.title,
-        country=lead.country,
-        industry=lead.industry,
-        company_size=lead.company_size,
-        language=lead.language,
-        source=lead.source,
-        account_domain=lead.account_domain,
-        fit=lead.fit,
-        engagement=lead.engagement,
-        qualification=lead.qualification,
-        grade=cast("Any", grade),
-        temperature=cast("Any", temperature),
-        hand_raiser=lead.hand_raiser,
-    )
