@@ -11,7 +11,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadpipe.scoring.adapters.orm import ProcessedEventRow, outbox
-from leadpipe.shared.db import table_of
+from leadpipe.shared.bulk import table_of
 from leadpipe.shared.retention import Retention, prune
 
 pytestmark = pytest.mark.integration

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData, Table
+from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
 
 # Stable constraint names, so that Alembic migrations can refer to them.
 NAMING_CONVENTION = {
@@ -32,11 +31,3 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
-
-
-def table_of(mapped: type[DeclarativeBase]) -> Table:
-    """The table behind a mapped class, typed as the Table it is (``__table__`` is typed as
-    any FromClause)."""
-    table = mapped.__table__
-    assert isinstance(table, Table)
-    return table

@@ -20,8 +20,8 @@ from leadpipe.routing.clock import RoutingClock
 from leadpipe.routing.config import RoutingSettings
 from leadpipe.routing.consumer import RoutingBatchHandler, utc_now
 from leadpipe.shared.auth import TokenStore
+from leadpipe.shared.bulk import table_of
 from leadpipe.shared.consume import BatchHandler
-from leadpipe.shared.db import table_of
 from leadpipe.shared.http import operations_router
 from leadpipe.shared.logs import configure_logging
 from leadpipe.shared.outbox import OutboxRelay

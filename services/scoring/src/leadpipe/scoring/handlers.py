@@ -6,12 +6,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, NamedTuple, cast
+from typing import NamedTuple, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadpipe.scoring.adapters.batch import BatchWrites
-from leadpipe.scoring.adapters.bulk import driver_connection, insert_rows, table_of
+from leadpipe.scoring.adapters.bulk import insert_rows
 from leadpipe.scoring.adapters.erasure import suppressed
 from leadpipe.scoring.adapters.ids import new_id
 from leadpipe.scoring.adapters.lead_record import LeadRecord, lock_by_id, lock_leads
@@ -21,6 +21,7 @@ from leadpipe.scoring.domain.accounts import account_domain
 from leadpipe.scoring.domain.identity import merge
 from leadpipe.scoring.domain.lead import apply_event
 from leadpipe.scoring.domain.rules import Rules
+from leadpipe.shared.bulk import Connection, table_of
 from leadpipe.shared.dead_letters import UndecodableRecord
 from leadpipe.shared.envelope import EnvelopeError, from_record, unwrap
 from leadpipe.shared.events import InboundEvent
@@ -131,7 +132,7 @@ def _previous_id(event: InboundEvent) -> str | None:
     return None
 
 
-async def _fresh(connection: Any, decoded: Sequence[Decoded]) -> list[Decoded]:
+async def _fresh(connection: Connection, decoded: Sequence[Decoded]) -> list[Decoded]:
     """The events not processed before, in order, each once; marks them processed."""
     unique: dict[str, Decoded] = {}
     for item in decoded:
@@ -181,7 +182,7 @@ class _Leads:
         return row if row is not None and row.email is None and row.merged_into is None else None
 
 
-async def _load(connection: Any, events: Sequence[InboundEvent]) -> _Leads:
+async def _load(connection: Connection, events: Sequence[InboundEvent]) -> _Leads:
     keys = {event.lead_key for event in events}
     emails = {event.identity.email for event in events if event.identity.email}
     anonymous = {a for event in events if (a := _previous_id(event)) is not None}
@@ -249,7 +250,7 @@ async def apply_batch(
     now: datetime,
 ) -> None:
     """Apply ``decoded`` events in the caller's transaction. Idempotent per event."""
-    connection = await driver_connection(session)
+    connection = await Connection.of(session)
     fresh = await _fresh(connection, decoded)
     erased = await suppressed(connection, [item.event for item in fresh])
     if erased:

@@ -19,8 +19,8 @@ from leadpipe.scoring.api.erasures import erasures_router
 from leadpipe.scoring.api.leads import leads_router
 from leadpipe.scoring.api.rules import rules_router
 from leadpipe.scoring.handlers import InboundBatchHandler
+from leadpipe.shared.bulk import table_of
 from leadpipe.shared.consume import BatchHandler
-from leadpipe.shared.db import table_of
 from leadpipe.shared.logs import configure_logging
 from leadpipe.shared.outbox import OutboxRelay
 from leadpipe.shared.runtime import ConsumerRuntime, create_consumer_app

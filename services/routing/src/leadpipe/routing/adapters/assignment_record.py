@@ -9,8 +9,8 @@ from typing import Any
 
 import orjson
 
-from leadpipe.routing.adapters.bulk import table_of
 from leadpipe.routing.adapters.orm import AssignmentRow
+from leadpipe.shared.bulk import table_of
 
 ASSIGNMENTS = table_of(AssignmentRow)
 

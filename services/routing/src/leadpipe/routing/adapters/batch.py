@@ -27,7 +27,6 @@ from leadpipe.routing.adapters.assignment_record import (
     record_of,
     updated,
 )
-from leadpipe.routing.adapters.bulk import Connection, columns_of, table_of
 from leadpipe.routing.adapters.orm import (
     ErasedLeadRow,
     ProcessedEventRow,
@@ -37,6 +36,7 @@ from leadpipe.routing.adapters.orm import (
 from leadpipe.routing.domain.reps import Rep
 from leadpipe.routing.domain.rules import Pool, RoutingRule
 from leadpipe.routing.domain.strategies import Rotation
+from leadpipe.shared.bulk import Connection, columns_of, table_of
 
 PROCESSED = table_of(ProcessedEventRow)
 ERASED = table_of(ErasedLeadRow)

@@ -11,7 +11,6 @@ import orjson
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadpipe.routing.adapters.bulk import Connection, table_of
 from leadpipe.routing.adapters.orm import (
     AccountOwnerRow,
     AssignmentRow,
@@ -29,6 +28,7 @@ from leadpipe.routing.domain.calendar import (
 from leadpipe.routing.domain.reps import LeadProfile, Rep, Role
 from leadpipe.routing.domain.rules import Conditions, Pool, RoutingRule, Strategy
 from leadpipe.routing.domain.strategies import Rotation
+from leadpipe.shared.bulk import Connection, table_of
 
 REPS = table_of(RepRow)
 POOLS = table_of(PoolRow)

@@ -13,11 +13,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadpipe.scoring.adapters.bulk import (
-    columns_of,
-    copy_rows,
-    driver_connection,
     insert_rows,
-    table_of,
     update_rows,
 )
 from leadpipe.scoring.adapters.lead_record import COLUMNS, LEADS, UPDATED, LeadRecord, RowValues
@@ -32,6 +28,7 @@ from leadpipe.scoring.adapters.orm import (
 from leadpipe.scoring.adapters.stage_events import StageEvents, snapshot_of
 from leadpipe.scoring.domain.lead import LeadState, Outcome, ScoreChange
 from leadpipe.scoring.domain.rules import Rules
+from leadpipe.shared.bulk import Connection, columns_of, table_of
 from leadpipe.shared.topics import Topics
 
 SCORE_CHANGES = ("lead_id", "event_id", "component", "code", "delta", "reason", "rules_version")
@@ -71,7 +68,7 @@ class _Appended:
     outbox_rows: list[tuple[object, ...]] = field(default_factory=list)
     inbound: list[tuple[str, str, datetime, str]] = field(default_factory=list)
 
-    async def append_to(self, connection: Any) -> None:
+    async def append_to(self, connection: Connection) -> None:
         for table, names, rows in (
             (LEADS, COLUMNS, [_inserted(lead) for lead in self.new_leads]),
             (SCORE_CHANGE_TABLE, SCORE_CHANGES, self.score_changes),
@@ -80,7 +77,7 @@ class _Appended:
             (INBOUND_TABLE, INBOUND, self.inbound),
         ):
             if rows:
-                await copy_rows(connection, table, names, rows)
+                await connection.copy(table, names, rows)
 
 
 @dataclass
@@ -174,7 +171,7 @@ class BatchWrites:
         if lead.id not in self._unwritten_new:
             self.changed_leads[lead.id] = lead
 
-    async def hand_over(self, connection: Any, *, at_least: int) -> None:
+    async def hand_over(self, connection: Connection, *, at_least: int) -> None:
         """Between events: when the connection is idle and rows of ``at_least`` events wait,
         start appending them; then give the event loop a turn, so that an append under way
         can send its next statement while the caller folds the next events."""
@@ -196,7 +193,7 @@ class BatchWrites:
 
     async def write(self, session: AsyncSession) -> None:
         """Everything not written yet, in the caller's transaction."""
-        connection = await driver_connection(session)
+        connection = await Connection.of(session)
         if self._appending is not None:
             await self._appending
         self._catch_up_all(list(self._behind))

@@ -1,4 +1,5 @@
-"""Set-based statements over whole batches: one statement per table, not one per row.
+"""Set-based statements over whole batches, built for scoring's tables: one statement per
+table, not one per row. They run on ``leadpipe.shared.bulk.Connection``.
 
 The consumer writes thousands of rows per batch. Rows only ever added go in by ``COPY``
 (PostgreSQL inserts them a page at a time); upserts and updates take one array per column
@@ -13,30 +14,9 @@ from typing import Any
 
 from sqlalchemy import Column, Table
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import JSON
 
 _DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
-
-
-async def driver_connection(session: AsyncSession) -> Any:
-    """The asyncpg connection under ``session``, inside the session's transaction: statements
-    sent on it commit or roll back with everything else the session does."""
-    connection = await session.connection()
-    driver = (await connection.get_raw_connection()).driver_connection
-    assert driver is not None
-    if not driver.is_in_transaction():
-        # SQLAlchemy sends BEGIN with the session's first statement, not at session.begin().
-        await connection.exec_driver_sql("SELECT 1")
-    assert driver.is_in_transaction(), "the session must be inside session.begin()"
-    return driver
-
-
-def table_of(mapped: type[DeclarativeBase]) -> Table:
-    table = mapped.__table__
-    assert isinstance(table, Table)
-    return table
 
 
 def _column(table: Table, name: str) -> Column[Any]:
@@ -66,15 +46,6 @@ def _unnest(table: Table, names: Sequence[str], alias: str, first: int = 1) -> s
     return f"unnest({arrays}) AS {alias}({', '.join(names)})"
 
 
-async def copy_rows(
-    connection: Any, table: Table, names: Sequence[str], rows: Sequence[tuple[object, ...]]
-) -> None:
-    """Append ``rows`` (values in the order of ``names``; JSON as text) to ``table``."""
-    await connection.copy_records_to_table(
-        table.name, schema_name=table.schema, columns=list(names), records=rows
-    )
-
-
 def insert_rows(table: Table, names: Sequence[str], tail: str = "") -> str:
     """``INSERT`` of one row per array position; the arguments are one array per name."""
     values = ", ".join(_value(_column(table, name), "r") for name in names)
@@ -99,8 +70,3 @@ def select_columns(table: Table, names: Sequence[str]) -> str:
     return ", ".join(
         f"{name}::TEXT AS {name}" if _is_json(_column(table, name)) else name for name in names
     )
-
-
-def columns_of(rows: Sequence[tuple[object, ...]]) -> list[tuple[object, ...]]:
-    """Rows turned into one tuple per column: the arguments of :func:`insert_rows`."""
-    return list(zip(*rows, strict=True))

@@ -12,13 +12,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from leadpipe.scoring.adapters.bulk import table_of
 from leadpipe.scoring.adapters.orm import (
     AccountRow,
     ErasureReceiptRow,
@@ -29,6 +27,7 @@ from leadpipe.scoring.adapters.orm import (
     SuppressionRow,
     outbox,
 )
+from leadpipe.shared.bulk import Connection, table_of
 from leadpipe.shared.envelope import wrap
 from leadpipe.shared.events import InboundEvent, LeadErased
 from leadpipe.shared.outbox import enqueue
@@ -145,7 +144,7 @@ async def _remove_history(session: AsyncSession, leads: Sequence[LeadRow]) -> di
     return counts
 
 
-async def suppressed(connection: Any, events: Sequence[InboundEvent]) -> set[str]:
+async def suppressed(connection: Connection, events: Sequence[InboundEvent]) -> set[str]:
     """The ids of ``events`` whose person was erased: they must not bring the person back.
     ``connection`` is the batch's asyncpg connection."""
     by_hash: dict[str, list[str]] = {}

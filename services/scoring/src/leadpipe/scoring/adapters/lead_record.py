@@ -11,8 +11,9 @@ from typing import Any
 
 import orjson
 
-from leadpipe.scoring.adapters.bulk import select_columns, table_of
+from leadpipe.scoring.adapters.bulk import select_columns
 from leadpipe.scoring.adapters.orm import LeadRow
+from leadpipe.shared.bulk import Connection, table_of
 
 LEADS = table_of(LeadRow)
 
@@ -94,7 +95,10 @@ class RowValues:
 
 
 async def lock_leads(
-    connection: Any, keys: Collection[str], emails: Collection[str], anonymous: Collection[str]
+    connection: Connection,
+    keys: Collection[str],
+    emails: Collection[str],
+    anonymous: Collection[str],
 ) -> list[LeadRecord]:
     """The leads with one of these keys, emails or anonymous ids, locked in id order (one
     lock order for every consumer: no deadlocks)."""
@@ -102,12 +106,12 @@ async def lock_leads(
     return [_record(row) for row in rows]
 
 
-async def lock_by_id(connection: Any, ids: Collection[str]) -> list[LeadRecord]:
+async def lock_by_id(connection: Connection, ids: Collection[str]) -> list[LeadRecord]:
     rows = await connection.fetch(LOCK_BY_ID, list(ids))
     return [_record(row) for row in rows]
 
 
-async def lock_due(connection: Any, now: datetime, limit: int) -> list[LeadRecord]:
+async def lock_due(connection: Connection, now: datetime, limit: int) -> list[LeadRecord]:
     """Leads whose recycling moment has come, soonest first; leads another sweeper holds are
     skipped, not waited for."""
     rows = await connection.fetch(

@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadpipe.scoring.adapters.batch import BatchWrites
-from leadpipe.scoring.adapters.bulk import driver_connection
 from leadpipe.scoring.adapters.lead_record import lock_due
 from leadpipe.scoring.adapters.lead_state import state_of, store_state
 from leadpipe.scoring.adapters.rules_store import RulesCache
@@ -22,6 +21,7 @@ from leadpipe.scoring.domain.lead import Outcome
 from leadpipe.scoring.domain.lifecycle import TransitionRefused
 from leadpipe.scoring.domain.recycling import recycle
 from leadpipe.scoring.domain.rules import Rules
+from leadpipe.shared.bulk import Connection
 from leadpipe.shared.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ async def recycle_due(
     """Recycle up to ``limit`` leads due at ``now``, in the caller's transaction. Returns how
     many leads were looked at (due ones whose new activity came first are re-timed instead).
     Several scoring instances may sweep at once: locked leads are skipped, not waited for."""
-    due = await lock_due(await driver_connection(session), now, limit)
+    due = await lock_due(await Connection.of(session), now, limit)
     batch = BatchWrites(rules, topics, now)
     for lead in due:
         state, step = recycle(state_of(lead), rules, now)

@@ -7,12 +7,12 @@ from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadpipe.scoring.adapters.bulk import driver_connection, table_of
 from leadpipe.scoring.adapters.lead_record import LEADS
 from leadpipe.scoring.adapters.orm import InboundEventRow
 from leadpipe.scoring.api.schemas import StageShift, WhatIfReport
 from leadpipe.scoring.domain.rules import Rules
 from leadpipe.scoring.domain.whatif import replay
+from leadpipe.shared.bulk import Connection, table_of
 from leadpipe.shared.events import InboundEvent
 
 Progress = Callable[[int, int], None]
@@ -75,7 +75,7 @@ async def what_if(
     """Replay every lead's stored events under ``draft`` and compare with the live stage.
     Reads only, and must run inside the caller's transaction (the stream is a cursor);
     ``progress(done, total)`` is called after each chunk of leads."""
-    connection = await driver_connection(session)
+    connection = await Connection.of(session)
     total = int(await connection.fetchval(COUNT))
     tally = _Tally(max_listed)
     current: tuple[str, str | None, str] | None = None

@@ -1,6 +1,6 @@
-"""Routing writes a batch with set-based statements on the session's asyncpg connection; its
-failures must reach the consume loop as the ORM's would, so that a deadlock is retried and a
-broken batch is not retried for ever."""
+"""Scoring and routing write their batches with set-based statements on the session's asyncpg
+connection (`shared.bulk.Connection`); its failures must reach the consume loop as the ORM's
+would, so that a deadlock is retried and a broken batch is not retried for ever."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from leadpipe.routing.adapters.bulk import Connection
+from leadpipe.shared.bulk import Connection
 from leadpipe.shared.dead_letters import is_transient
 
 pytestmark = pytest.mark.integration

@@ -1,5 +1,6 @@
 """Set-based statements on the session's own asyncpg connection: one statement per table and
-batch instead of one per row, inside the session's transaction.
+batch instead of one per row, inside the session's transaction. Scoring and routing write
+their batches this way.
 
 Rows only ever added go in by ``COPY``; upserts and updates take one array per column through
 ``unnest``. JSON travels as text and is cast in the statement (the connection's jsonb codec
@@ -19,6 +20,8 @@ from sqlalchemy.orm import DeclarativeBase
 
 
 def table_of(mapped: type[DeclarativeBase]) -> Table:
+    """The table behind a mapped class, typed as the Table it is (``__table__`` is typed as
+    any FromClause)."""
     table = mapped.__table__
     assert isinstance(table, Table)
     return table
@@ -50,6 +53,14 @@ class Connection:
     async def fetch(self, statement: str, *arguments: object) -> list[Any]:
         with _translated(statement):
             return list(await self._driver.fetch(statement, *arguments))
+
+    async def fetchval(self, statement: str, *arguments: object) -> Any:
+        with _translated(statement):
+            return await self._driver.fetchval(statement, *arguments)
+
+    def cursor(self, statement: str, *arguments: object, prefetch: int) -> Any:
+        """Rows streamed as they are iterated (``async for``), ``prefetch`` at a time."""
+        return self._driver.cursor(statement, *arguments, prefetch=prefetch)
 
     async def copy(
         self, table: Table, names: Sequence[str], rows: Sequence[Sequence[object]]
