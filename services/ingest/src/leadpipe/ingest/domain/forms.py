@@ -6,9 +6,9 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime
 
-from email_validator import EmailNotValidError, validate_email
 from pydantic import JsonValue
 
+from leadpipe.ingest.domain.emails import normalise_email
 from leadpipe.ingest.domain.refusals import FieldError
 from leadpipe.shared.events import Consent, Identity, InboundEvent
 
@@ -34,16 +34,6 @@ TRAIT_FIELDS = frozenset(
         "language",
     }
 )
-
-
-def normalise_email(raw: object) -> str:
-    if not isinstance(raw, str) or not raw.strip():
-        raise FieldError("email", "is required")
-    try:
-        checked = validate_email(raw.strip(), check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise FieldError("email", str(exc)) from exc
-    return checked.normalized.lower()
 
 
 def html_fields(posted: Mapping[str, str]) -> dict[str, JsonValue]:

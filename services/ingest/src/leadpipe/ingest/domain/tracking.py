@@ -15,7 +15,7 @@ from datetime import datetime
 import orjson
 from pydantic import JsonValue
 
-from leadpipe.ingest.domain.forms import normalise_email
+from leadpipe.ingest.domain.emails import normalise_email
 from leadpipe.ingest.domain.refusals import FieldError, Malformed, TooLarge
 from leadpipe.ingest.domain.timestamps import corrected, parse_timestamp
 from leadpipe.shared.events import Identity, InboundEvent

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from pydantic import JsonValue
 
-from leadpipe.ingest.domain.forms import normalise_email
+from leadpipe.ingest.domain.emails import normalise_email
 from leadpipe.ingest.domain.refusals import FieldError, Malformed
 from leadpipe.ingest.domain.timestamps import parse_timestamp
 from leadpipe.ingest.domain.tracking import event_id_for
