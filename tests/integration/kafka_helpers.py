@@ -17,15 +17,18 @@ def keyed(key: str) -> Callable[[ConsumerRecord[bytes, bytes]], bool]:
 
 
 class TopicReader:
-    """Reads one topic from the moment it is opened."""
+    """Reads one topic from the moment it is opened, or from its beginning."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: str, topic: str, *, from_beginning: bool = False) -> None:
         self._bootstrap = bootstrap
         self._topic = topic
+        self._from_beginning = from_beginning
         self._consumer: AIOKafkaConsumer | None = None
 
     async def __aenter__(self) -> TopicReader:
-        self._consumer = await start_tail_reader(self._bootstrap, self._topic)
+        self._consumer = await start_tail_reader(
+            self._bootstrap, self._topic, from_beginning=self._from_beginning
+        )
         return self
 
     @property

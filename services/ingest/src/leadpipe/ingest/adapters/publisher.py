@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaProducer
 from leadpipe.ingest.adapters.metrics import ACCEPTED, PRODUCE_SECONDS
 from leadpipe.shared.envelope import new_traceparent, wrap
 from leadpipe.shared.events import InboundEvent
-from leadpipe.shared.kafka import Outgoing, send_all
+from leadpipe.shared.kafka import GroupedSends, Outgoing
 
 
 class KafkaUnavailable(RuntimeError):
@@ -23,6 +23,8 @@ class KafkaUnavailable(RuntimeError):
 class EventPublisher:
     def __init__(self, producer: AIOKafkaProducer, topic: str, ack_timeout_s: float) -> None:
         self._producer = producer
+        # Posts answered concurrently share their sends (see GroupedSends).
+        self._sends = GroupedSends(producer)
         self._topic = topic
         self._ack_timeout_s = ack_timeout_s
 
@@ -41,8 +43,7 @@ class EventPublisher:
         trace = traceparent or new_traceparent()
         try:
             async with asyncio.timeout(self._ack_timeout_s):
-                await send_all(
-                    self._producer,
+                await self._sends.send(
                     [
                         Outgoing.of(
                             self._topic,
