@@ -136,11 +136,13 @@ class ProcessGroup:
             process.wait_ready()
         return started
 
-    def start_bare_asgi(self) -> Process:
+    def start_bare_asgi(self, kafka: tuple[str, str] | None = None) -> Process:
+        """The bare ASGI app (``bench/bare_asgi.py``); with ``kafka`` (bootstrap, topic) the
+        one that sends each post's body there before answering, as ``bare-asgi-kafka``."""
         port = free_port()
-        process = self.start(
-            "bare-asgi", [sys.executable, "-m", "bench.bare_asgi", str(port)], os.environ, port
-        )
+        name, extra = ("bare-asgi", []) if kafka is None else ("bare-asgi-kafka", list(kafka))
+        command = [sys.executable, "-m", "bench.bare_asgi", str(port), *extra]
+        process = self.start(name, command, os.environ, port)
         process.wait_ready()
         return process
 
