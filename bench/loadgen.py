@@ -65,10 +65,17 @@ def build_batch_requests(
     return requests
 
 
+# uvicorn closes a keep-alive connection idle for 5 s (its timeout_keep_alive); a request
+# written on one it already closed fails without an answer. A client reuses no connection idle
+# for that long, as HTTP client pools do.
+KEEP_ALIVE_S = 4.0
+
+
 class Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._reader = reader
         self._writer = writer
+        self.idle_since = time.monotonic()
 
     @classmethod
     async def open(cls, host: str, port: int) -> Connection:
@@ -89,7 +96,12 @@ class Connection:
             raise RuntimeError("response without Content-Length; the generator reads only those")
         if length:
             await self._reader.readexactly(length)
+        self.idle_since = time.monotonic()
         return status
+
+    @property
+    def stale(self) -> bool:
+        return time.monotonic() - self.idle_since > KEEP_ALIVE_S
 
     def close(self) -> None:
         self._writer.close()
@@ -180,6 +192,8 @@ async def open_loop(spec: dict[str, Any]) -> dict[str, Any]:
     tasks: set[asyncio.Task[None]] = set()
 
     async def one(post: FormPost, request: bytes) -> None:
+        while idle and idle[0].stale:  # the longest idle are first: idle.pop() takes the last
+            idle.pop(0).close()
         connection = idle.pop() if idle else await Connection.open(host, port)
         t_send = time.monotonic()
         try:
