@@ -23,6 +23,7 @@ pytestmark = pytest.mark.integration
 
 EXPECTED_FIGURES = {
     "ingest.single_event",
+    "ingest.single_event.floor",
     "ingest.concurrent_posts",
     "ingest.batched",
     "rss.ingest",
