@@ -133,8 +133,7 @@ def _signals(event: InboundEvent, fields: Mapping[str, JsonValue], rules: Rules)
     return [
         signal
         for signal in rules.signals_by_event.get(event.name, ())
-        # Most signals of a page view have no condition: no generator for them.
-        if not signal.when or all(c.holds(fields.get(c.field)) for c in signal.when)
+        if all(c.holds(fields.get(c.field)) for c in signal.when)
     ]
 
 
