@@ -144,9 +144,14 @@ def _engagement(
     changes: list[ScoreChange] = []
     for signal in signals:
         category = rules.categories[signal.category]
-        current = held.get(signal.category, CategoryPoints(0.0, at))
-        brought = current.forward(at, category)
-        decay = points(brought.value) - points(current.value)
+        current = held.get(signal.category)
+        # The category brought forward to ``at`` as plain numbers, each rounded once: the
+        # intermediate CategoryPoints and repeated rounding were a fifth of this function.
+        if current is None:
+            brought, as_of, decay = 0.0, at, 0
+        else:
+            brought, as_of = current.at(at, category), max(at, current.as_of)
+            decay = points(brought) - points(current.value)
         if decay:
             changes.append(
                 ScoreChange(
@@ -157,11 +162,11 @@ def _engagement(
                     f"(half-life {category.half_life_days:g} days)",
                 )
             )
-        value = clamp(brought.value + signal.points, 0.0, float(category.cap))
-        delta = points(value) - points(brought.value)
-        held[signal.category] = CategoryPoints(value, brought.as_of)
+        value = clamp(brought + signal.points, 0.0, float(category.cap))
+        delta = points(value) - points(brought)
+        held[signal.category] = CategoryPoints(value, as_of)
         if delta:
-            capped = points(value) != points(brought.value + signal.points)
+            capped = points(value) != points(brought + signal.points)
             note = f" ({signal.category} capped at {category.cap})" if capped and delta > 0 else ""
             changes.append(
                 ScoreChange(
