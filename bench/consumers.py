@@ -69,9 +69,10 @@ class Drained:
 def limits(runs: Sequence[Drained]) -> str:
     cpu = median([run.cpu_share for run in runs])
     waited = median([run.run_queue_share for run in runs])
-    per_event_ms = median([run.cpu_share / run.per_s * 1000 for run in runs])
+    # In µs: the changes worth measuring are a few percent of a few hundred µs.
+    per_event_us = median([run.cpu_share / run.per_s * 1e6 for run in runs])
     return (
-        f"the consumer process ran {cpu:.0%} of a core ({per_event_ms:.1f} ms CPU per event) "
+        f"the consumer process ran {cpu:.0%} of a core ({per_event_us:,.0f} µs CPU per event) "
         f"and waited {waited:.0%} for one"
     )
 
