@@ -84,28 +84,39 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     await _answer(send, 200 if scope["path"] == "/readyz" else 202)
 
 
+class _KafkaSends:
+    """The producer and its send path, made at startup: in the server's event loop."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self._bootstrap = bootstrap
+        self._producer: AIOKafkaProducer | None = None
+        self.sends: GroupedSends | None = None
+
+    async def start(self) -> None:
+        self._producer = make_producer(self._bootstrap, client_id="leadpipe-bench-bare-kafka")
+        await self._producer.start()
+        self.sends = GroupedSends(self._producer)
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+
+
 def kafka_app(bootstrap: str, topic: str) -> App:
     """The bare app, with each post's body sent to ``topic`` before it is answered."""
     keys = itertools.cycle([f"lead-{n}@bench.example".encode() for n in range(KEYS)])
-    started: list[tuple[AIOKafkaProducer, GroupedSends]] = []  # made in the server's loop
-
-    async def startup() -> None:
-        producer = make_producer(bootstrap, client_id="leadpipe-bench-bare-kafka")
-        await producer.start()
-        started.append((producer, GroupedSends(producer)))
-
-    async def shutdown() -> None:
-        await started[0][0].stop()
+    kafka = _KafkaSends(bootstrap)
 
     async def serve(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send, startup, shutdown)
+            await _lifespan(receive, send, kafka.start, kafka.stop)
             return
         body = await _read_body(receive)
         if scope["path"] == "/readyz":
             await _answer(send, 200)
             return
-        await started[0][1].send([Outgoing(topic, next(keys), body, [])])
+        assert kafka.sends is not None, "started by the lifespan"
+        await kafka.sends.send([Outgoing(topic, next(keys), body, [])])
         await _answer(send, 202)
 
     return serve

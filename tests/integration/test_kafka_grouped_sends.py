@@ -51,6 +51,13 @@ def _record(topic: str, key: int, n: int, size: int = 100) -> Outgoing:
     )
 
 
+def _two_callers(
+    sends: GroupedSends, first: Outgoing, second: Outgoing
+) -> tuple[asyncio.Task[list[Placement]], asyncio.Task[list[Placement]]]:
+    """Two callers handing over a record each in the same turn of the event loop: one group."""
+    return asyncio.create_task(sends.send([first])), asyncio.create_task(sends.send([second]))
+
+
 async def _read(settings: Settings, topic: str, count: int) -> list[ConsumerRecord[bytes, bytes]]:
     async with TopicReader(settings.kafka_bootstrap, topic, from_beginning=True) as reader:
         read: list[ConsumerRecord[bytes, bytes]] = []
@@ -93,8 +100,7 @@ async def test_a_caller_that_stopped_waiting_before_its_group_left_is_not_sent(
 ) -> None:
     topic = await _topic(settings, "grouped-cancel")
     sends = GroupedSends(producer)
-    kept = asyncio.create_task(sends.send([_record(topic, 1, 0)]))
-    dropped = asyncio.create_task(sends.send([_record(topic, 2, 0)]))
+    kept, dropped = _two_callers(sends, _record(topic, 1, 0), _record(topic, 2, 0))
     await asyncio.sleep(0)  # both handed over; their group has not left yet
     dropped.cancel()
     await kept
@@ -109,8 +115,9 @@ async def test_a_failed_send_reaches_every_caller_of_its_group(
 ) -> None:
     topic = await _topic(settings, "grouped-fail")
     sends = GroupedSends(producer)
-    fine = asyncio.create_task(sends.send([_record(topic, 1, 0)]))
-    too_big = asyncio.create_task(sends.send([_record(topic, 2, 0, size=BROKER_LIMIT + 1)]))
+    fine, too_big = _two_callers(
+        sends, _record(topic, 1, 0), _record(topic, 2, 0, size=BROKER_LIMIT + 1)
+    )
     outcomes = await asyncio.gather(fine, too_big, return_exceptions=True)
     assert all(isinstance(outcome, Exception) for outcome in outcomes), outcomes
     assert await sends.send([_record(topic, 3, 0)])  # the next group goes out as usual
