@@ -29,7 +29,8 @@ app = typer.Typer(
     help="Sources: the forms, tracking clients and webhook senders ingest accepts events from.",
     no_args_is_help=True,
 )
-console = Console()
+# Messages carry paths and names to copy: the terminal may wrap them, rich must not break them.
+console = Console(soft_wrap=True)
 NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 
 
@@ -122,7 +123,7 @@ def list_() -> None:
         state = "[red]revoked[/red]" if row.revoked_at else "[green]active[/green]"
         options = ", ".join(f"{k}={v}" for k, v in row.options.items() if v)
         table.add_row(row.name, row.kind, state, f"{row.created_at:%Y-%m-%d %H:%M}", options)
-    console.print(table)
+    console.print(table, soft_wrap=False)
 
 
 @app.command("revoke")
