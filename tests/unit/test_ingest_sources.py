@@ -14,14 +14,14 @@ def test_a_write_key_finds_its_segment_source_but_a_webhook_token_is_no_write_ke
     registry = SourceRegistry.of(
         [
             Source("web", SourceKind.SEGMENT, key_hash=key_hash("write-key")),
-            Source("mailchimp", SourceKind.WEBHOOK, key_hash=key_hash("token")),
+            Source("mailchimp", "webhook", key_hash=key_hash("token")),
         ]
     )
     found = registry.by_write_key("write-key")
     assert found is not None and found.name == "web"
     assert registry.by_write_key("token") is None
-    assert registry.named("mailchimp", SourceKind.WEBHOOK, SourceKind.HUBSPOT) is not None
-    assert registry.named("web", SourceKind.WEBHOOK, SourceKind.HUBSPOT) is None
+    assert registry.named("mailchimp", "webhook", "hubspot") is not None
+    assert registry.named("web", "webhook", "hubspot") is None
 
 
 def _row(sealed: str | None = None, revoked: bool = False) -> SourceRow:

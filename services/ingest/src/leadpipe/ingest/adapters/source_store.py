@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadpipe.ingest.adapters.orm import SourceRow
 from leadpipe.ingest.adapters.secret_box import SecretBox
-from leadpipe.ingest.domain.signatures import SECRET_PREFIX
+from leadpipe.ingest.domain.providers import PROVIDERS, SOURCE_KINDS, Credential, CredentialRequest
 from leadpipe.ingest.domain.sources import Source, SourceKind, key_hash
 
 
@@ -26,7 +25,7 @@ class NewSource:
     """A created source and the credential shown once to whoever created it."""
 
     name: str
-    kind: SourceKind
+    kind: str
     credential: str
     credential_kind: str
 
@@ -40,28 +39,32 @@ class SourceOptions:
     client_secret: str | None = None
 
 
-def _credential(kind: SourceKind, options: SourceOptions) -> tuple[str, str]:
-    if kind is SourceKind.SEGMENT:
-        return secrets.token_urlsafe(32), "write key"
-    if kind is SourceKind.FORM:
-        return "", "none (forms are public)"
-    if kind is SourceKind.WEBHOOK and options.unsigned:
-        return secrets.token_urlsafe(32), "token (?token=… or Basic password)"
-    if kind is SourceKind.WEBHOOK:
-        return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode(), "secret"
-    return options.client_secret or secrets.token_urlsafe(32), "client secret"
+class UnknownKind(ValueError):
+    pass
+
+
+def _credential(kind: str, options: SourceOptions) -> Credential:
+    if kind == SourceKind.SEGMENT:
+        return Credential(secrets.token_urlsafe(32), "write key", hashed=True)
+    if kind == SourceKind.FORM:
+        return Credential("", "none (forms are public)", hashed=False)
+    provider = PROVIDERS.get(kind)
+    if provider is None:
+        raise UnknownKind(f"{kind!r} is not a source kind: use one of {', '.join(SOURCE_KINDS)}")
+    return provider.new_credential(CredentialRequest(options.unsigned, options.client_secret))
 
 
 async def add_source(
-    session: AsyncSession, box: SecretBox, name: str, kind: SourceKind, options: SourceOptions
+    session: AsyncSession, box: SecretBox, name: str, kind: str, options: SourceOptions
 ) -> NewSource:
-    credential, credential_kind = _credential(kind, options)
-    hashed = kind is SourceKind.SEGMENT or (kind is SourceKind.WEBHOOK and options.unsigned)
+    credential = _credential(kind, options)
     row = SourceRow(
         name=name,
-        kind=kind.value,
-        key_hash=key_hash(credential) if hashed else None,
-        secret_encrypted=box.seal(credential) if credential and not hashed else None,
+        kind=str(kind),
+        key_hash=key_hash(credential.value) if credential.hashed else None,
+        secret_encrypted=box.seal(credential.value)
+        if credential.value and not credential.hashed
+        else None,
         options={
             "allowed_origins": list(options.allowed_origins),
             "thank_you_url": options.thank_you_url,
@@ -72,7 +75,7 @@ async def add_source(
         await session.flush()
     except IntegrityError as exc:
         raise SourceExists(f"a source named {name!r} exists already") from exc
-    return NewSource(name, kind, credential, credential_kind)
+    return NewSource(name, str(kind), credential.value, credential.label)
 
 
 async def all_sources(session: AsyncSession) -> list[SourceRow]:
@@ -101,7 +104,7 @@ def as_source(row: SourceRow, box: SecretBox) -> Source | None:
     thank_you = row.options.get("thank_you_url")
     return Source(
         name=row.name,
-        kind=SourceKind(row.kind),
+        kind=row.kind,
         key_hash=row.key_hash,
         secret=secret,
         allowed_origins=frozenset(o for o in origins if isinstance(o, str))
