@@ -1,4 +1,6 @@
-"""The source registry in PostgreSQL: written by the CLI, read in bulk by ingest's refresher."""
+"""The source registry in PostgreSQL: written by the CLI, read in bulk by ingest's refresher.
+Each change is announced on ``CHANGES_CHANNEL`` in its own transaction, so ingest reloads as it
+commits."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +16,8 @@ from leadpipe.ingest.adapters.orm import SourceRow
 from leadpipe.ingest.adapters.secret_box import SecretBox
 from leadpipe.ingest.domain.providers import PROVIDERS, SOURCE_KINDS, Credential, CredentialRequest
 from leadpipe.ingest.domain.sources import Source, SourceKind, key_hash
+
+CHANGES_CHANNEL = "leadpipe_ingest_sources"
 
 
 class SourceExists(ValueError):
@@ -75,7 +79,15 @@ async def add_source(
         await session.flush()
     except IntegrityError as exc:
         raise SourceExists(f"a source named {name!r} exists already") from exc
+    await _announce(session, name)
     return NewSource(name, str(kind), credential.value, credential.label)
+
+
+async def _announce(session: AsyncSession, name: str) -> None:
+    """Delivered to the listeners when the transaction commits, and never if it rolls back."""
+    await session.execute(
+        text("SELECT pg_notify(:channel, :name)"), {"channel": CHANGES_CHANNEL, "name": name}
+    )
 
 
 async def all_sources(session: AsyncSession) -> list[SourceRow]:
@@ -88,6 +100,7 @@ async def revoke_source(session: AsyncSession, name: str, at: datetime) -> bool:
     if row is None or row.revoked_at is not None:
         return False
     row.revoked_at = at
+    await _announce(session, name)
     return True
 
 
