@@ -172,3 +172,32 @@ async def test_hubspot_contact_webhooks_signed_v3_become_events(
         401,
         "X-HubSpot-Request-Timestamp",
     )
+    future = _post(url, body, _hubspot_headers(secret, url, body, now_ms + 365 * 86_400_000))
+    assert (future.status_code, future.json()["error"]["field"]) == (
+        401,
+        "X-HubSpot-Request-Timestamp",
+    )
+
+
+async def test_a_replayed_hubspot_delivery_without_event_id_is_one_event(
+    ingest: IngestProcess, settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    secret = str(uuid.uuid4())
+    source = await _known(sessions, ingest, "hubspot", SourceOptions(client_secret=secret))
+    email = f"hubspot.{uuid.uuid4().hex[:8]}@kunde.example"
+    change = {
+        "subscriptionType": "contact.propertyChange",
+        "objectId": int(time.time() * 1000),
+        "propertyName": "email",
+        "propertyValue": email,
+        "occurredAt": 1764071880000,
+    }
+    url = f"{ingest.url}/v1/webhooks/{source.name}"
+    async with TopicReader(settings.kafka_bootstrap, settings.topics.lead_events) as reader:
+        for attempt in (0, 1):
+            body = orjson.dumps([{**change, "attemptNumber": attempt}])
+            headers = _hubspot_headers(secret, url, body, int(time.time() * 1000))
+            response = _post(url, body, headers)
+            assert response.status_code == 200, response.text
+        events = await read_events(reader, {email}, 2)
+    assert len({e.event_id for e in events}) == 1
