@@ -30,8 +30,6 @@ app = typer.Typer(
     help="Sources: the forms, tracking clients and webhook senders ingest accepts events from.",
     no_args_is_help=True,
 )
-# Messages carry paths and names to copy: the terminal may wrap them, rich must not break them.
-console = Console(soft_wrap=True)
 NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 
 
@@ -61,6 +59,12 @@ async def _revoke(name: str) -> bool:
             return await revoke_source(session, name, datetime.now(UTC))
     finally:
         await engine.dispose()
+
+
+def _console() -> Console:
+    """Made per command, for the terminal's width then. Messages carry names and credentials
+    to copy: the terminal may wrap them, rich must not break them."""
+    return Console(soft_wrap=True)
 
 
 def _known_kind(kind: str) -> str:
@@ -109,6 +113,7 @@ def add(
     ] = None,
 ) -> None:
     """Create a source and print its write key, secret or token (shown this one time only)."""
+    console = _console()
     if not NAME.fullmatch(name):
         console.print("[red]NAME[/red]: use 1-100 letters, digits, '.', '_' or '-'")
         raise typer.Exit(2)
@@ -134,6 +139,7 @@ def add(
 @app.command("list")
 def list_() -> None:
     """Show every source, its kind and whether it is active; never its keys."""
+    console = _console()
     table = Table("name", "kind", "state", "created", "options")
     for row in asyncio.run(_list()):
         state = "[red]revoked[/red]" if row.revoked_at else "[green]active[/green]"
@@ -145,6 +151,7 @@ def list_() -> None:
 @app.command("revoke")
 def revoke(name: str) -> None:
     """Stop accepting events from a source; ingest refuses it from the moment this returns."""
+    console = _console()
     if not asyncio.run(_revoke(name)):
         console.print(f"[red]no active source named {name!r}[/red]")
         raise typer.Exit(1)
