@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadpipe.ingest.adapters.secret_box import SecretBox
 from leadpipe.ingest.adapters.source_store import NewSource, SourceOptions, add_source
-from leadpipe.ingest.domain.sources import SourceKind
 from leadpipe.localstack.processes import free_port
 from leadpipe.localstack.repo import repo_root
 from leadpipe.shared.envelope import from_record, unwrap
@@ -86,7 +85,7 @@ class IngestProcess:
 
 async def new_source(
     sessions: async_sessionmaker[AsyncSession],
-    kind: SourceKind,
+    kind: str,
     options: SourceOptions | None = None,
     name: str | None = None,
 ) -> NewSource:
@@ -95,7 +94,7 @@ async def new_source(
         return await add_source(
             session,
             SecretBox(SECRETS_KEY),
-            name or f"{kind.value}-{uuid.uuid4().hex[:8]}",
+            name or f"{kind}-{uuid.uuid4().hex[:8]}",
             kind,
             options or SourceOptions(),
         )

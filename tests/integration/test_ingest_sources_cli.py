@@ -28,8 +28,10 @@ def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 async def _leadpipe(*args: str) -> Result:
-    # The command runs its own event loop, so not on the test's.
-    return await asyncio.to_thread(CliRunner().invoke, app, list(args))
+    # The command runs its own event loop, so not on the test's. The table is laid out for the
+    # terminal's width: a fixed one, whatever the test runner's.
+    runner = CliRunner(env={"COLUMNS": "200"})
+    return await asyncio.to_thread(runner.invoke, app, list(args))
 
 
 def _credential(output: str) -> str:

@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from standardwebhooks.webhooks import Webhook
 
 from leadpipe.ingest.adapters.source_store import NewSource, SourceOptions
-from leadpipe.ingest.domain.sources import SourceKind
 from leadpipe.ingest.domain.tracking import event_id_for
 from leadpipe.shared.settings import Settings
 from tests.integration.ingest_process import (
@@ -56,7 +55,7 @@ def _signed(secret: str, msg_id: str, body: bytes, at: datetime) -> dict[str, st
 async def _known(
     sessions: async_sessionmaker[AsyncSession],
     ingest: IngestProcess,
-    kind: SourceKind,
+    kind: str,
     options: SourceOptions | None = None,
 ) -> NewSource:
     source = await new_source(sessions, kind, options)
@@ -67,7 +66,7 @@ async def _known(
 async def test_a_signed_webhook_becomes_one_event_even_when_redelivered(
     ingest: IngestProcess, settings: Settings, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    source = await _known(sessions, ingest, SourceKind.WEBHOOK)
+    source = await _known(sessions, ingest, "webhook")
     assert source.credential.startswith("whsec_")
     email = f"hook.{uuid.uuid4().hex[:8]}@kunde.example"
     body = orjson.dumps(
@@ -94,7 +93,7 @@ async def test_a_signed_webhook_becomes_one_event_even_when_redelivered(
 async def test_bad_signatures_and_stale_timestamps_are_refused(
     ingest: IngestProcess, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    source = await _known(sessions, ingest, SourceKind.WEBHOOK)
+    source = await _known(sessions, ingest, "webhook")
     body = b'{"type": "lead_contacted", "data": {"email": "a@kunde.example"}}'
     url = f"{ingest.url}/v1/webhooks/{source.name}"
     other_secret = "whsec_" + base64.b64encode(b"x" * 32).decode()
@@ -115,7 +114,7 @@ async def test_bad_signatures_and_stale_timestamps_are_refused(
 async def test_an_unsigned_sender_uses_its_token_in_the_url_or_as_basic_password(
     ingest: IngestProcess, settings: Settings, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    source = await _known(sessions, ingest, SourceKind.WEBHOOK, SourceOptions(unsigned=True))
+    source = await _known(sessions, ingest, "webhook", SourceOptions(unsigned=True))
     email = f"token.{uuid.uuid4().hex[:8]}@kunde.example"
     body = orjson.dumps({"type": "email_clicked", "data": {"email": email}})
     url = f"{ingest.url}/v1/webhooks/{source.name}"
@@ -144,7 +143,7 @@ async def test_hubspot_contact_webhooks_signed_v3_become_events(
     ingest: IngestProcess, settings: Settings, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     secret = str(uuid.uuid4())
-    source = await _known(sessions, ingest, SourceKind.HUBSPOT, SourceOptions(client_secret=secret))
+    source = await _known(sessions, ingest, "hubspot", SourceOptions(client_secret=secret))
     assert source.credential == secret
     email = f"hubspot.{uuid.uuid4().hex[:8]}@kunde.example"
     object_id = int(time.time() * 1000)
@@ -173,3 +172,32 @@ async def test_hubspot_contact_webhooks_signed_v3_become_events(
         401,
         "X-HubSpot-Request-Timestamp",
     )
+    future = _post(url, body, _hubspot_headers(secret, url, body, now_ms + 365 * 86_400_000))
+    assert (future.status_code, future.json()["error"]["field"]) == (
+        401,
+        "X-HubSpot-Request-Timestamp",
+    )
+
+
+async def test_a_replayed_hubspot_delivery_without_event_id_is_one_event(
+    ingest: IngestProcess, settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    secret = str(uuid.uuid4())
+    source = await _known(sessions, ingest, "hubspot", SourceOptions(client_secret=secret))
+    email = f"hubspot.{uuid.uuid4().hex[:8]}@kunde.example"
+    change = {
+        "subscriptionType": "contact.propertyChange",
+        "objectId": int(time.time() * 1000),
+        "propertyName": "email",
+        "propertyValue": email,
+        "occurredAt": 1764071880000,
+    }
+    url = f"{ingest.url}/v1/webhooks/{source.name}"
+    async with TopicReader(settings.kafka_bootstrap, settings.topics.lead_events) as reader:
+        for attempt in (0, 1):
+            body = orjson.dumps([{**change, "attemptNumber": attempt}])
+            headers = _hubspot_headers(secret, url, body, int(time.time() * 1000))
+            response = _post(url, body, headers)
+            assert response.status_code == 200, response.text
+        events = await read_events(reader, {email}, 2)
+    assert len({e.event_id for e in events}) == 1

@@ -92,6 +92,17 @@ async def test_pool_members_must_be_reps_of_the_pools_role(client: httpx.AsyncCl
     assert conflict.json()["error"]["reason"] == "rule 'DACH' routes to this pool"
 
 
+async def test_an_unknown_pool_strategy_is_refused_naming_the_field(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.put("/v1/pools/dach", json={"role": "ae", "strategy": "random"})
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["field"] == "strategy"
+    assert "round-robin" in error["reason"]
+    assert (await client.get("/v1/pools")).json() == []
+
+
 async def test_deactivated_rep_stays_listed_but_inactive(client: httpx.AsyncClient) -> None:
     await _import(client, TEAM)
     anna = next(r for r in (await client.get("/v1/reps")).json() if r["role"] == "ae")

@@ -47,7 +47,9 @@ async def test_simulate_reports_stage_changes_and_activate_switches_the_version(
     draft.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
     default = tmp_path / "default.yaml"
     default.write_text(default_rules_text(), encoding="utf-8")
-    runner = CliRunner()
+    # The report's tables are laid out for the terminal's width: a fixed one, whatever the
+    # test runner's.
+    runner = CliRunner(env={"COLUMNS": "200"})
 
     simulated = await asyncio.to_thread(runner.invoke, app, ["rules", "simulate", str(draft)])
     assert simulated.exit_code == 0, simulated.output

@@ -116,3 +116,18 @@ def test_hubspot_signature_covers_the_url() -> None:
             now_s=15_000,
         )
     assert refused.value.field == "X-HubSpot-Signature-v3"
+
+
+def test_hubspot_timestamps_from_the_future_are_refused_too() -> None:
+    headers = {
+        "x-hubspot-signature-v3": HUBSPOT_SIGNATURE,
+        "x-hubspot-request-timestamp": "15000000",
+    }
+    verify_hubspot_v3(
+        HUBSPOT_SECRET, "POST", HUBSPOT_URL, headers, HUBSPOT_BODY, now_s=15_000 - 299
+    )
+    with pytest.raises(Unauthorised) as refused:
+        verify_hubspot_v3(
+            HUBSPOT_SECRET, "POST", HUBSPOT_URL, headers, HUBSPOT_BODY, now_s=15_000 - 301
+        )
+    assert refused.value.field == "X-HubSpot-Request-Timestamp"

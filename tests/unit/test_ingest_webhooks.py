@@ -77,6 +77,27 @@ def test_hubspot_contact_events_map_to_leadpipe_events() -> None:
     assert email_set.properties["property"] == "email"
 
 
+def test_a_hubspot_event_without_event_id_is_the_same_event_when_retried() -> None:
+    change = {
+        "subscriptionType": "contact.propertyChange",
+        "objectId": 123,
+        "propertyName": "lifecyclestage",
+        "propertyValue": "lead",
+        "occurredAt": 1764071880000,
+        "attemptNumber": 0,
+    }
+    retried = {**change, "attemptNumber": 1}
+    other = {**change, "propertyValue": "customer"}
+    first, again, changed = (
+        hubspot_events([body], source="hubspot:portal", received_at=NOW)[0]
+        for body in (change, retried, other)
+    )
+    assert first.event_id == again.event_id
+    assert changed.event_id != first.event_id
+    (elsewhere,) = hubspot_events([change], source="hubspot:other", received_at=NOW)
+    assert elsewhere.event_id != first.event_id
+
+
 def test_hubspot_body_must_be_its_array() -> None:
     with pytest.raises(Malformed) as refused:
         hubspot_events({"eventId": 1}, source="hubspot:p", received_at=NOW)

@@ -15,7 +15,8 @@ from leadpipe.cli.tokens import cli_headers
 from leadpipe.routing.rep_file import RepFileError, parse_reps
 
 app = typer.Typer(help="Sales reps that routing assigns leads to.", no_args_is_help=True)
-console = Console()
+# Messages carry paths and names to copy: the terminal may wrap them, rich must not break them.
+console = Console(soft_wrap=True)
 
 
 def _routing_url() -> str:
@@ -90,4 +91,4 @@ def list_reps() -> None:
             rep["working_hours"] or "always",
             "yes" if rep["active"] else "no",
         )
-    console.print(table)
+    console.print(table, soft_wrap=False)

@@ -31,7 +31,9 @@ def _load(path: Path, console: Console) -> Rules:
     try:
         return load_rules_file(path)
     except RulesError as exc:
-        console.print(f"[red]{path} is invalid[/red] ({len(exc.problems)} problem(s)):")
+        console.print(
+            f"[red]{path} is invalid[/red] ({len(exc.problems)} problem(s)):", soft_wrap=True
+        )
         for problem in exc.problems:
             console.print(f"  {problem}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from exc
@@ -45,7 +47,9 @@ def validate(path: Path = FILE) -> None:
     rules = _load(path, console)
     console.print(
         f"{path} is valid: version {rules.version}, {rules.framework}, "
-        f"{len(rules.signals)} signals, {len(rules.categories)} categories"
+        f"{len(rules.signals)} signals, {len(rules.categories)} categories",
+        # A path is copied from here: the terminal may wrap it, rich must not break it.
+        soft_wrap=True,
     )
 
 

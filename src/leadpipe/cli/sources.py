@@ -22,6 +22,7 @@ from leadpipe.ingest.adapters.source_store import (
     all_sources,
     revoke_source,
 )
+from leadpipe.ingest.domain.providers import PROVIDERS, SOURCE_KINDS
 from leadpipe.ingest.domain.sources import SourceKind
 from leadpipe.shared.db import make_engine, make_sessionmaker
 
@@ -29,11 +30,10 @@ app = typer.Typer(
     help="Sources: the forms, tracking clients and webhook senders ingest accepts events from.",
     no_args_is_help=True,
 )
-console = Console()
 NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 
 
-async def _add(name: str, kind: SourceKind, options: SourceOptions) -> NewSource:
+async def _add(name: str, kind: str, options: SourceOptions) -> NewSource:
     env = load_environment()
     engine = make_engine(env.settings.database_url, pool_size=1)
     try:
@@ -61,12 +61,33 @@ async def _revoke(name: str) -> bool:
         await engine.dispose()
 
 
+def _console() -> Console:
+    """Made per command, for the terminal's width then. Messages carry names and credentials
+    to copy: the terminal may wrap them, rich must not break them."""
+    return Console(soft_wrap=True)
+
+
+def _known_kind(kind: str) -> str:
+    if kind not in SOURCE_KINDS:
+        raise typer.BadParameter(f"{kind!r} is not one of {', '.join(SOURCE_KINDS)}")
+    return kind
+
+
 @app.command("add")
 def add(
     name: Annotated[
         str, typer.Argument(help="Letters, digits, '.', '_' or '-'; a form's name is its id.")
     ],
-    kind: Annotated[SourceKind, typer.Option("--kind", help="segment, form, webhook or hubspot.")],
+    kind: Annotated[
+        str,
+        typer.Option(
+            "--kind",
+            callback=_known_kind,
+            help="segment (tracking clients), form, or a webhook provider: "
+            + "; ".join(f"{kind} = {provider.description}" for kind, provider in PROVIDERS.items())
+            + ".",
+        ),
+    ],
     allow_origin: Annotated[
         list[str] | None,
         typer.Option(
@@ -92,6 +113,7 @@ def add(
     ] = None,
 ) -> None:
     """Create a source and print its write key, secret or token (shown this one time only)."""
+    console = _console()
     if not NAME.fullmatch(name):
         console.print("[red]NAME[/red]: use 1-100 letters, digits, '.', '_' or '-'")
         raise typer.Exit(2)
@@ -101,10 +123,10 @@ def add(
     except SourceExists as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc
-    console.print(f"source [bold]{name}[/bold] ({kind.value}) created.")
-    if kind is SourceKind.FORM:
+    console.print(f"source [bold]{name}[/bold] ({kind}) created.")
+    if kind == SourceKind.FORM:
         console.print(f"form endpoint: POST /v1/forms/{name}")
-    elif kind is SourceKind.SEGMENT:
+    elif kind == SourceKind.SEGMENT:
         console.print("tracking endpoint: POST /v1/batch (and /v1/identify, /v1/track, …)")
     else:
         console.print(f"webhook URL: POST /v1/webhooks/{name}")
@@ -117,17 +139,19 @@ def add(
 @app.command("list")
 def list_() -> None:
     """Show every source, its kind and whether it is active; never its keys."""
+    console = _console()
     table = Table("name", "kind", "state", "created", "options")
     for row in asyncio.run(_list()):
         state = "[red]revoked[/red]" if row.revoked_at else "[green]active[/green]"
         options = ", ".join(f"{k}={v}" for k, v in row.options.items() if v)
         table.add_row(row.name, row.kind, state, f"{row.created_at:%Y-%m-%d %H:%M}", options)
-    console.print(table)
+    console.print(table, soft_wrap=False)
 
 
 @app.command("revoke")
 def revoke(name: str) -> None:
-    """Stop accepting events from a source; ingest refuses it within a few seconds."""
+    """Stop accepting events from a source; ingest refuses it from the moment this returns."""
+    console = _console()
     if not asyncio.run(_revoke(name)):
         console.print(f"[red]no active source named {name!r}[/red]")
         raise typer.Exit(1)

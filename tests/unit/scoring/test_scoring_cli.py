@@ -19,3 +19,9 @@ def test_rules_validate_prints_file_path_and_reason(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["rules", "validate", str(broken)])
     assert result.exit_code == 1
     assert f"{broken}: temperature.hot: 'lots' is not of type 'integer'" in result.output
+
+
+def test_rules_validate_does_not_break_the_path_on_a_narrow_terminal() -> None:
+    result = CliRunner().invoke(app, ["rules", "validate", str(DEFAULT)], env={"COLUMNS": "30"})
+    assert result.exit_code == 0, result.output
+    assert f"{DEFAULT} is valid: version dach-b2b-2026.1, BANT" in result.output

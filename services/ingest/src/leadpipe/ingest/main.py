@@ -1,5 +1,6 @@
 """Ingest's composition root: settings → producer, source cache → app. No database on the
-hot path: sources are read from PostgreSQL in the background and served from memory."""
+hot path: sources are read from PostgreSQL in the background (at once when the store announces
+a change) and served from memory."""
 
 from __future__ import annotations
 
@@ -41,7 +42,12 @@ def create_app(settings: Settings, *, startup_timeout_s: float = 120.0) -> FastA
         producer = make_producer(settings.kafka_bootstrap, client_id="leadpipe-ingest")
         engine = make_engine(settings.database_url, pool_size=2)
         key = settings.secrets_key.get_secret_value() if settings.secrets_key else None
-        sources = SourceCache(make_sessionmaker(engine), SecretBox(key), settings.source_refresh_s)
+        sources = SourceCache(
+            make_sessionmaker(engine),
+            SecretBox(key),
+            settings.source_refresh_s,
+            database_url=settings.database_url,
+        )
         await start_with_retry(
             lambda: ensure_topics(
                 settings.kafka_bootstrap,

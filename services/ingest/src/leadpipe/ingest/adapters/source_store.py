@@ -1,20 +1,23 @@
-"""The source registry in PostgreSQL: written by the CLI, read in bulk by ingest's refresher."""
+"""The source registry in PostgreSQL: written by the CLI, read in bulk by ingest's refresher.
+Each change is announced on ``CHANGES_CHANNEL`` in its own transaction, so ingest reloads as it
+commits."""
 
 from __future__ import annotations
 
-import base64
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadpipe.ingest.adapters.orm import SourceRow
 from leadpipe.ingest.adapters.secret_box import SecretBox
-from leadpipe.ingest.domain.signatures import SECRET_PREFIX
+from leadpipe.ingest.domain.providers import PROVIDERS, SOURCE_KINDS, Credential, CredentialRequest
 from leadpipe.ingest.domain.sources import Source, SourceKind, key_hash
+
+CHANGES_CHANNEL = "leadpipe_ingest_sources"
 
 
 class SourceExists(ValueError):
@@ -26,7 +29,7 @@ class NewSource:
     """A created source and the credential shown once to whoever created it."""
 
     name: str
-    kind: SourceKind
+    kind: str
     credential: str
     credential_kind: str
 
@@ -40,28 +43,32 @@ class SourceOptions:
     client_secret: str | None = None
 
 
-def _credential(kind: SourceKind, options: SourceOptions) -> tuple[str, str]:
-    if kind is SourceKind.SEGMENT:
-        return secrets.token_urlsafe(32), "write key"
-    if kind is SourceKind.FORM:
-        return "", "none (forms are public)"
-    if kind is SourceKind.WEBHOOK and options.unsigned:
-        return secrets.token_urlsafe(32), "token (?token=… or Basic password)"
-    if kind is SourceKind.WEBHOOK:
-        return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode(), "secret"
-    return options.client_secret or secrets.token_urlsafe(32), "client secret"
+class UnknownKind(ValueError):
+    pass
+
+
+def _credential(kind: str, options: SourceOptions) -> Credential:
+    if kind == SourceKind.SEGMENT:
+        return Credential(secrets.token_urlsafe(32), "write key", hashed=True)
+    if kind == SourceKind.FORM:
+        return Credential("", "none (forms are public)", hashed=False)
+    provider = PROVIDERS.get(kind)
+    if provider is None:
+        raise UnknownKind(f"{kind!r} is not a source kind: use one of {', '.join(SOURCE_KINDS)}")
+    return provider.new_credential(CredentialRequest(options.unsigned, options.client_secret))
 
 
 async def add_source(
-    session: AsyncSession, box: SecretBox, name: str, kind: SourceKind, options: SourceOptions
+    session: AsyncSession, box: SecretBox, name: str, kind: str, options: SourceOptions
 ) -> NewSource:
-    credential, credential_kind = _credential(kind, options)
-    hashed = kind is SourceKind.SEGMENT or (kind is SourceKind.WEBHOOK and options.unsigned)
+    credential = _credential(kind, options)
     row = SourceRow(
         name=name,
-        kind=kind.value,
-        key_hash=key_hash(credential) if hashed else None,
-        secret_encrypted=box.seal(credential) if credential and not hashed else None,
+        kind=str(kind),
+        key_hash=key_hash(credential.value) if credential.hashed else None,
+        secret_encrypted=box.seal(credential.value)
+        if credential.value and not credential.hashed
+        else None,
         options={
             "allowed_origins": list(options.allowed_origins),
             "thank_you_url": options.thank_you_url,
@@ -72,7 +79,15 @@ async def add_source(
         await session.flush()
     except IntegrityError as exc:
         raise SourceExists(f"a source named {name!r} exists already") from exc
-    return NewSource(name, kind, credential, credential_kind)
+    await _announce(session, name)
+    return NewSource(name, str(kind), credential.value, credential.label)
+
+
+async def _announce(session: AsyncSession, name: str) -> None:
+    """Delivered to the listeners when the transaction commits, and never if it rolls back."""
+    await session.execute(
+        text("SELECT pg_notify(:channel, :name)"), {"channel": CHANGES_CHANNEL, "name": name}
+    )
 
 
 async def all_sources(session: AsyncSession) -> list[SourceRow]:
@@ -85,6 +100,7 @@ async def revoke_source(session: AsyncSession, name: str, at: datetime) -> bool:
     if row is None or row.revoked_at is not None:
         return False
     row.revoked_at = at
+    await _announce(session, name)
     return True
 
 
@@ -101,7 +117,7 @@ def as_source(row: SourceRow, box: SecretBox) -> Source | None:
     thank_you = row.options.get("thank_you_url")
     return Source(
         name=row.name,
-        kind=SourceKind(row.kind),
+        kind=row.kind,
         key_hash=row.key_hash,
         secret=secret,
         allowed_origins=frozenset(o for o in origins if isinstance(o, str))

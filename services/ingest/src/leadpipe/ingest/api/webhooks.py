@@ -1,12 +1,12 @@
-"""Signed webhooks: ``POST /v1/webhooks/{source}``.
+"""Webhooks: ``POST /v1/webhooks/{source}``.
 
-A ``webhook`` source verifies Standard Webhooks signatures (or, created ``--unsigned``, a token
-in the URL or as Basic password); a ``hubspot`` source verifies HubSpot's signature v3 and maps
-contact subscriptions. Redeliveries carry the same delivery id and so become the same event."""
+The source's kind names its provider (``domain/providers``), which verifies the delivery and
+maps its body to events; this route only reads the request and publishes what comes back.
+Redeliveries carry the same delivery id (or content) and so become the same event."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 
@@ -19,26 +19,28 @@ from leadpipe.ingest.api.body import (
 )
 from leadpipe.ingest.api.openapi import WEBHOOK_BODY, request_body
 from leadpipe.ingest.api.state import Ingest, ingest_of
+from leadpipe.ingest.domain.providers import PROVIDERS, WebhookRequest
 from leadpipe.ingest.domain.refusals import Unauthorised
-from leadpipe.ingest.domain.signatures import verify_hubspot_v3, verify_standard_webhook
-from leadpipe.ingest.domain.sources import Source, SourceKind
 from leadpipe.ingest.domain.tracking import MAX_REQUEST_BYTES
-from leadpipe.ingest.domain.webhooks import generic_event, hubspot_events
-from leadpipe.shared.events import InboundEvent
 from leadpipe.shared.http import JsonResponse
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 SOURCE_NAME = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")]
+BODY: dict[str, Any] = {
+    **WEBHOOK_BODY,
+    "description": "By the source's kind: "
+    + "; ".join(f"{kind} = {provider.description}" for kind, provider in PROVIDERS.items()),
+}
 
 
-def _token(request: Request) -> str:
+def _token(request: Request) -> str | None:
     in_url = request.query_params.get("token")
     if in_url:
         return in_url
     credentials = basic_credentials(request)
     if credentials is not None:
         return credentials[1] or credentials[0]
-    raise Unauthorised("token", "is required in the URL (?token=…) or as Basic password")
+    return None
 
 
 def _signed_url(request: Request, ingest: Ingest) -> str:
@@ -49,47 +51,28 @@ def _signed_url(request: Request, ingest: Ingest) -> str:
     return ingest.public_base_url.rstrip("/") + request.url.path + query
 
 
-def _events(request: Request, ingest: Ingest, source: Source, body: bytes) -> list[InboundEvent]:
-    now = ingest.now()
-    headers = {k.lower(): v for k, v in request.headers.items()}
-    if source.kind is SourceKind.HUBSPOT:
-        assert source.secret is not None
-        verify_hubspot_v3(
-            source.secret,
-            request.method,
-            _signed_url(request, ingest),
-            headers,
-            body,
-            now_s=now.timestamp(),
-        )
-        return hubspot_events(parse_json(body), source=source.event_source, received_at=now)
-    delivery_id: str | None
-    if source.secret is not None:
-        delivery_id = verify_standard_webhook(source.secret, headers, body, now_s=now.timestamp())
-    else:
-        if not source.accepts_token(_token(request)):
-            raise Unauthorised("token", "is not this source's token")
-        delivery_id = headers.get("webhook-id") or headers.get("idempotency-key")
-    return [
-        generic_event(
-            parse_json(body),
-            source=source.event_source,
-            delivery_id=delivery_id,
-            received_at=now,
-        )
-    ]
-
-
-@router.post("/{source}", openapi_extra=request_body(WEBHOOK_BODY, "application/json"))
+@router.post("/{source}", openapi_extra=request_body(BODY, "application/json"))
 async def receive_webhook(request: Request, source: SOURCE_NAME) -> JsonResponse:
     ingest = ingest_of(request)
-    found = ingest.sources.registry.named(source, SourceKind.WEBHOOK, SourceKind.HUBSPOT)
+    found = ingest.sources.registry.named(source, *PROVIDERS)
     if found is None:
         raise Unauthorised("source", "is not an active webhook source")
     request.state.source = found.event_source
     require_media_type(request, "application/json")
     body = await read_body(request, MAX_REQUEST_BYTES)
-    events = _events(request, ingest, found, body)
+    provider = PROVIDERS[found.kind]
+    delivery = provider.verify(
+        WebhookRequest(
+            method=request.method,
+            url=_signed_url(request, ingest),
+            headers={k.lower(): v for k, v in request.headers.items()},
+            token=_token(request),
+            body=body,
+            received_at=ingest.now(),
+        ),
+        found,
+    )
+    events = provider.to_events(parse_json(body), delivery, found)
     ingest.admit(request, found, len(events))
     await ingest.publisher.publish_all(events, traceparent(request))
     return JsonResponse({"success": True, "received": len(events)})

@@ -77,8 +77,9 @@ def verify_hubspot_v3(
         sent_ms = int(timestamp)
     except ValueError as exc:
         raise Unauthorised("X-HubSpot-Request-Timestamp", "must be Unix milliseconds") from exc
-    if now_s * 1000 - sent_ms > TOLERANCE_S * 1000:
-        raise Unauthorised("X-HubSpot-Request-Timestamp", "is older than 5 minutes")
+    # Both ways: a timestamp far ahead would let a captured request be replayed until then.
+    if abs(now_s * 1000 - sent_ms) > TOLERANCE_S * 1000:
+        raise Unauthorised("X-HubSpot-Request-Timestamp", "is outside the 5-minute tolerance")
     expected = hubspot_v3_signature(secret, method, uri, body, timestamp)
     if not hmac.compare_digest(signature.encode(), expected.encode()):
         raise Unauthorised("X-HubSpot-Signature-v3", "does not match")

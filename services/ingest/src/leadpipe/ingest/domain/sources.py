@@ -10,10 +10,11 @@ from enum import StrEnum
 
 
 class SourceKind(StrEnum):
+    """The built-in kinds, with routes of their own. Webhook kinds are the providers' (see
+    ``leadpipe.ingest.domain.providers``)."""
+
     SEGMENT = "segment"
     FORM = "form"
-    WEBHOOK = "webhook"
-    HUBSPOT = "hubspot"
 
 
 def key_hash(key: str) -> str:
@@ -24,7 +25,7 @@ def key_hash(key: str) -> str:
 @dataclass(frozen=True)
 class Source:
     name: str
-    kind: SourceKind
+    kind: str
     key_hash: str | None = None
     # The HMAC secret in clear (decrypted at load): whsec_… or HubSpot's client secret.
     secret: str | None = None
@@ -37,7 +38,7 @@ class Source:
     @property
     def event_source(self) -> str:
         """The ``source`` written into every event this source sends."""
-        return f"{self.kind.value}:{self.name}"
+        return f"{self.kind}:{self.name}"
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class SourceRegistry:
             by_key_hash={
                 source.key_hash: source
                 for source in listed
-                if source.key_hash and source.kind is SourceKind.SEGMENT
+                if source.key_hash and source.kind == SourceKind.SEGMENT
             },
         )
 
@@ -63,6 +64,6 @@ class SourceRegistry:
         """Only Segment sources have write keys; a webhook token is no write key."""
         return self.by_key_hash.get(key_hash(write_key))
 
-    def named(self, name: str, *kinds: SourceKind) -> Source | None:
+    def named(self, name: str, *kinds: str) -> Source | None:
         found = self.by_name.get(name)
         return found if found is not None and found.kind in kinds else None

@@ -3,10 +3,12 @@ contact subscriptions."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+import orjson
 from pydantic import JsonValue
 
 from leadpipe.ingest.domain.emails import normalise_email
@@ -77,6 +79,20 @@ def _from_millis(raw: JsonValue, field: str) -> datetime | None:
         raise FieldError(field, "is out of range") from exc
 
 
+# Differs between HubSpot's retries of one event.
+HUBSPOT_RETRY_FIELDS = frozenset({"attemptNumber"})
+
+
+def _hubspot_delivery_key(item: Mapping[str, JsonValue], event_id: JsonValue) -> str:
+    """HubSpot's ``eventId`` or, without one, a hash of the event's canonical content: either
+    way a retry of the same event gets the same key."""
+    if event_id is not None:
+        return str(event_id)
+    content = {k: v for k, v in item.items() if k not in HUBSPOT_RETRY_FIELDS}
+    canonical = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
+    return "sha256:" + hashlib.sha256(canonical).hexdigest()
+
+
 def _hubspot_event(
     item: Mapping[str, JsonValue], index: int, *, source: str, received_at: datetime
 ) -> InboundEvent:
@@ -101,7 +117,7 @@ def _hubspot_event(
         properties["property"] = prop
         properties["value"] = value
     return InboundEvent(
-        event_id=event_id_for(source, str(event_id) if event_id is not None else None),
+        event_id=event_id_for(source, _hubspot_delivery_key(item, event_id)),
         occurred_at=occurred_at,
         received_at=received_at,
         name=HUBSPOT_NAMES[kind],

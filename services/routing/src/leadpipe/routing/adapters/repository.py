@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import fields
-from typing import Any
+from typing import Any, TypeGuard
 
 import orjson
 from sqlalchemy import func, select
@@ -26,7 +26,7 @@ from leadpipe.routing.domain.calendar import (
     parse_holiday_calendar,
 )
 from leadpipe.routing.domain.reps import LeadProfile, Rep, Role
-from leadpipe.routing.domain.rules import Conditions, Pool, RoutingRule, Strategy
+from leadpipe.routing.domain.rules import STRATEGIES, Conditions, Pool, RoutingRule, Strategy
 from leadpipe.routing.domain.strategies import Rotation
 from leadpipe.shared.bulk import Connection, table_of
 
@@ -101,16 +101,30 @@ def rep_of(row: Mapping[str, Any]) -> Rep:
 
 def pool_of(row: Mapping[str, Any]) -> Pool:
     role: Role = "bdr" if row["role"] == "bdr" else "ae"
-    strategy: Strategy = (
-        "weighted-round-robin"
-        if row["strategy"] == "weighted-round-robin"
-        else "least-loaded"
-        if row["strategy"] == "least-loaded"
-        else "round-robin"
-    )
     return Pool(
-        row["name"], role, strategy, frozenset(_list(row["members"])), row["match_coverage"]
+        row["name"],
+        role,
+        strategy_of(row["name"], row["strategy"]),
+        frozenset(_list(row["members"])),
+        row["match_coverage"],
     )
+
+
+class UnknownStrategy(ValueError):
+    """A stored pool names a strategy this version does not know: routing its leads by another
+    one would break the promise the pool was configured with."""
+
+
+def _is_strategy(name: object) -> TypeGuard[Strategy]:
+    return name in STRATEGIES
+
+
+def strategy_of(pool: str, name: object) -> Strategy:
+    if not _is_strategy(name):
+        raise UnknownStrategy(
+            f"pool {pool!r} has the strategy {name!r}, not one of {', '.join(STRATEGIES)}"
+        )
+    return name
 
 
 def rule_of(row: Mapping[str, Any]) -> RoutingRule:
