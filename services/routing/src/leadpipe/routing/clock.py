@@ -20,6 +20,7 @@ from leadpipe.routing.adapters.batch import RoutingBatch
 from leadpipe.routing.adapters.orm import AssignmentRow
 from leadpipe.routing.assigning import RoutingConfig, emit, plan, record, release
 from leadpipe.routing.domain.reps import LeadProfile, Role
+from leadpipe.routing.handlers import ERASED_REASON
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +30,28 @@ def _role(assignment: AssignmentRecord) -> Role:
 
 
 async def _leads_of(batch: RoutingBatch, assignments: list[AssignmentRecord]) -> list[LeadProfile]:
-    """The leads as they were routed, with their accounts' owners read for the batch."""
+    """The leads as they were routed, with their accounts' owners and which of them were
+    erased read for the batch."""
     leads = [repository.lead_from_json(assignment.lead) for assignment in assignments]
     await batch.load_account_owners({lead.account_domain for lead in leads if lead.account_domain})
+    await batch.load_erased({assignment.lead_id for assignment in assignments})
     return leads
+
+
+def _settled(
+    batch: RoutingBatch, config: RoutingConfig, assignment: AssignmentRecord, now: datetime
+) -> bool:
+    """Close, without a routed event, an assignment whose lead must not be routed any more:
+    its person was erased, or its stage is no longer routed to the assignment's role. The
+    consumer closes these when it reads the erasure or stage change; this covers rows it
+    left behind (an erasure read before queued assignments were closed, a changed setting)."""
+    if assignment.lead_id in batch.erased:
+        release(batch, assignment, ERASED_REASON, now)
+        return True
+    if config.role_for(assignment.stage) != _role(assignment):
+        release(batch, assignment, f"{assignment.stage} leads are no longer routed", now)
+        return True
+    return False
 
 
 async def breach_due_slas(
@@ -52,6 +71,8 @@ async def breach_due_slas(
     batch = await RoutingBatch.under_locks(session)
     due = await batch.lock_due_slas(now, limit)
     for assignment, lead in zip(due, await _leads_of(batch, due), strict=True):
+        if _settled(batch, config, assignment, now):
+            continue
         breaching = batch.reps.get(assignment.rep_id or "")
         assignment.sla_state = "breached"
         release(batch, assignment, "SLA breached", now)
@@ -104,6 +125,8 @@ async def assign_queued(
     queued = await batch.lock_queued(limit)
     assigned = 0
     for waiting, lead in zip(queued, await _leads_of(batch, queued), strict=True):
+        if _settled(batch, config, waiting, now):
+            continue
         decision = plan(batch, lead, _role(waiting), now)
         if decision.kind != "assigned":
             continue

@@ -1,0 +1,166 @@
+"""The routing clock's sweeps on real PostgreSQL: the fallback queue and SLA timers leave
+erased leads alone, and SLA re-assignment escalates instead of going round forever."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from leadpipe.routing.adapters.orm import outbox
+from leadpipe.routing.assigning import RoutingConfig
+from leadpipe.routing.clock import RoutingClock
+from leadpipe.routing.consumer import RoutingBatchHandler
+from leadpipe.shared.events import LeadErased, StageChanged
+from leadpipe.shared.settings import Settings
+from tests.integration.routing_helpers import (
+    add_reps,
+    api_client,
+    assignments_of,
+    became_sql,
+    clean_routing,
+    delivered,
+    emitted,
+)
+
+pytestmark = pytest.mark.integration
+
+ANNA = {"name": "Anna", "email": "anna@sales.example", "role": "ae"}
+JONAS = {"name": "Jonas", "email": "jonas@sales.example", "role": "ae"}
+MARTA = {"name": "Marta", "email": "marta@sales.example", "role": "ae"}
+START = datetime(2026, 1, 13, 10, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _noop() -> None:
+    return None
+
+
+@pytest.fixture
+async def client(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[httpx.AsyncClient]:
+    await clean_routing(sessions)
+    async for found in api_client(sessions):
+        yield found
+
+
+@pytest.fixture
+def config(settings: Settings) -> RoutingConfig:
+    return RoutingConfig(topics=settings.topics)
+
+
+async def _route(
+    sessions: async_sessionmaker[AsyncSession],
+    config: RoutingConfig,
+    now: datetime,
+    *events: StageChanged | LeadErased,
+) -> None:
+    handler = RoutingBatchHandler(sessions, config, _noop, Clock(now))
+    await handler(
+        [
+            delivered(
+                config.topics.stage_changed,
+                event,
+                event.lead_id if isinstance(event, LeadErased) else event.lead_key,
+            )
+            for event in events
+        ]
+    )
+
+
+async def _outbox_rows(sessions: async_sessionmaker[AsyncSession]) -> int:
+    async with sessions() as session:
+        return int((await session.execute(select(func.count()).select_from(outbox))).scalar_one())
+
+
+def _unique(name: str) -> str:
+    return f"{name}-{uuid.uuid4().hex[:8]}@kunde.example"
+
+
+async def test_an_erased_lead_waiting_in_the_fallback_queue_is_never_assigned(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], config: RoutingConfig
+) -> None:
+    ids = await add_reps(client, [{**ANNA, "capacity": 0}])
+    entered = became_sql(_unique("queued"))
+    await _route(sessions, config, START, entered)
+    [queued] = await assignments_of(sessions, entered.lead_key)
+    assert queued.status == "queued"
+
+    erasure = LeadErased(
+        event_id=str(uuid.uuid4()), occurred_at=START, lead_id=entered.lead_id, erasure_id="e-q"
+    )
+    await _route(sessions, config, START + timedelta(seconds=1), erasure)
+    response = await client.put(f"/v1/reps/{ids[ANNA['email']]}", json={**ANNA, "capacity": 5})
+    assert response.status_code == 200
+    before = await _outbox_rows(sessions)
+
+    clock = RoutingClock(sessions, config, _noop, Clock(START + timedelta(seconds=2)))
+    assert await clock.tick() == (0, 0)
+
+    [closed] = (await client.get(f"/v1/leads/{entered.lead_id}/assignments")).json()
+    assert (closed["status"], closed["rep"]) == ("closed", None)
+    assert closed["closed_reason"] == "the person's data was erased on request"
+    assert await _outbox_rows(sessions) == before  # no lead.assigned.v1
+    assert await emitted(sessions, f"erased:{entered.lead_id}") == []
+    assert (await client.get(f"/v1/reps/{ids[ANNA['email']]}")).json()["open_leads"] == 0
+
+
+async def test_the_sweeps_close_what_an_earlier_erasure_left_queued(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], config: RoutingConfig
+) -> None:
+    """Queued rows of leads erased before erasure closed them (an older release) stay
+    queued in the table; the fallback queue closes them instead of assigning them."""
+    await add_reps(client, [ANNA])
+    entered = became_sql(_unique("left-behind"))
+    async with sessions() as session, session.begin():
+        await session.execute(
+            text("UPDATE routing.reps SET capacity = 0"),
+        )
+    await _route(sessions, config, START, entered)
+    async with sessions() as session, session.begin():
+        await session.execute(
+            text("INSERT INTO routing.erased_leads (lead_id) VALUES (:id)"),
+            {"id": entered.lead_id},
+        )
+        await session.execute(text("UPDATE routing.reps SET capacity = NULL"))
+    before = await _outbox_rows(sessions)
+
+    clock = RoutingClock(sessions, config, _noop, Clock(START + timedelta(seconds=1)))
+    assert await clock.tick() == (0, 0)
+    [closed] = await assignments_of(sessions, entered.lead_key)
+    assert (closed.status, closed.closed_reason) == (
+        "closed",
+        "the person's data was erased on request",
+    )
+    assert await _outbox_rows(sessions) == before
+
+
+async def test_queued_leads_of_a_stage_no_longer_routed_are_closed_not_assigned(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    await add_reps(client, [{**ANNA, "role": "bdr", "capacity": 0}])
+    with_bdrs = RoutingConfig(topics=settings.topics, route_mql_to_bdr=True)
+    entered = became_sql(_unique("mql"), to_stage="mql")
+    await _route(sessions, with_bdrs, START, entered)
+    [queued] = await assignments_of(sessions, entered.lead_key)
+    assert (queued.status, queued.role) == ("queued", "bdr")
+    async with sessions() as session, session.begin():
+        await session.execute(text("UPDATE routing.reps SET capacity = NULL"))
+
+    without_bdrs = RoutingConfig(topics=settings.topics)
+    clock = RoutingClock(sessions, without_bdrs, _noop, Clock(START + timedelta(seconds=1)))
+    assert await clock.tick() == (0, 0)
+    [closed] = await assignments_of(sessions, entered.lead_key)
+    assert (closed.status, closed.closed_reason) == ("closed", "mql leads are no longer routed")
+    assert [e.kind for e in await emitted(sessions, entered.lead_key)] == ["queued"]
