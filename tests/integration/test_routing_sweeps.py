@@ -164,3 +164,89 @@ async def test_queued_leads_of_a_stage_no_longer_routed_are_closed_not_assigned(
     [closed] = await assignments_of(sessions, entered.lead_key)
     assert (closed.status, closed.closed_reason) == ("closed", "mql leads are no longer routed")
     assert [e.kind for e in await emitted(sessions, entered.lead_key)] == ["queued"]
+
+
+async def _breach_until_quiet(
+    sessions: async_sessionmaker[AsyncSession], config: RoutingConfig, start: datetime
+) -> list[tuple[int, int]]:
+    """Ticks every six minutes for two hours of an untouched hot lead."""
+    return [
+        await RoutingClock(sessions, config, _noop, Clock(start + timedelta(minutes=6 * i))).tick()
+        for i in range(1, 21)
+    ]
+
+
+async def test_an_untouched_lead_is_escalated_to_the_pools_manager_after_its_reassignments(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], config: RoutingConfig
+) -> None:
+    ids = await add_reps(client, [ANNA, JONAS, {**MARTA, "capacity": 0}])
+    pool = {
+        "role": "ae",
+        "members": [ANNA["email"], JONAS["email"]],
+        "max_reassignments": 2,
+        "escalate_to": MARTA["email"],
+    }
+    unknown = await client.put("/v1/pools/ae", json={**pool, "escalate_to": "nobody@x.example"})
+    assert unknown.status_code == 422 and "escalate_to" in unknown.text
+    assert (await client.put("/v1/pools/ae", json=pool)).status_code == 200
+    [listed] = (await client.get("/v1/pools")).json()
+    assert (listed["max_reassignments"], listed["escalate_to"]) == (2, MARTA["email"])
+
+    entered = became_sql(_unique("untouched"), temperature="hot")
+    await _route(sessions, config, START, entered)
+    ticks = await _breach_until_quiet(sessions, config, START)
+    assert sum(breached for breached, _ in ticks) == 3  # then it stops for good
+
+    chain = await assignments_of(sessions, entered.lead_key)
+    names = {ids[rep["email"]]: rep["name"] for rep in (ANNA, JONAS, MARTA)}
+    first = names[str(chain[0].rep_id)]
+    other = "Jonas" if first == "Anna" else "Anna"
+    assert [(a.kind, names[str(a.rep_id)]) for a in chain] == [
+        ("assigned", first),
+        ("reassigned", other),
+        ("reassigned", first),
+        ("escalated", "Marta"),
+    ]
+    escalated = chain[-1]
+    assert (escalated.status, escalated.sla_state, escalated.sla_due_at) == ("open", None, None)
+    assert escalated.trace["escalation"]["outcome"] == "assigned to the escalation target Marta"
+    assert [b["name"] for b in escalated.trace["sla_breaches"]] == [first, other, first]
+    assert chain[2].trace["after_breach"] == "SLA breach 2: re-assignment 2 of 2"
+    routed = await emitted(sessions, entered.lead_key)
+    assert [e.kind for e in routed] == [
+        "assigned",
+        "sla_breached",
+        "reassigned",
+        "sla_breached",
+        "reassigned",
+        "sla_breached",
+        "escalated",
+    ]
+    assert routed[-1].rep is not None and routed[-1].rep.name == "Marta"
+    assert routed[-1].previous_rep is not None and routed[-1].previous_rep.name == first
+
+
+async def test_without_an_escalation_target_the_lead_waits_for_a_rep_who_did_not_breach(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    config = RoutingConfig(topics=settings.topics, max_reassignments=1)  # the global default
+    await add_reps(client, [ANNA, JONAS])
+    entered = became_sql(_unique("no-manager"), temperature="hot")
+    await _route(sessions, config, START, entered)
+    ticks = await _breach_until_quiet(sessions, config, START)
+    assert sum(breached for breached, _ in ticks) == 2
+    assert sum(assigned for _, assigned in ticks) == 0  # both reps breached: nobody to take it
+
+    *_, waiting = await assignments_of(sessions, entered.lead_key)
+    assert (waiting.kind, waiting.status, waiting.rep_id) == ("escalated", "queued", None)
+    assert "names no escalation target" in waiting.reason
+    ids = await add_reps(client, [MARTA])
+    later = START + timedelta(hours=3)
+    assert await RoutingClock(sessions, config, _noop, Clock(later)).tick() == (0, 1)
+    *_, taken = await assignments_of(sessions, entered.lead_key)
+    assert (taken.kind, taken.rep_id, taken.sla_state) == ("assigned", ids[MARTA["email"]], None)
+    assert await _breach_until_quiet(sessions, config, later) == [(0, 0)] * 20
+    assert [e.kind for e in await emitted(sessions, entered.lead_key)][-2:] == [
+        "escalated",
+        "assigned",
+    ]

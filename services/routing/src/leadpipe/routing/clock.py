@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -19,7 +20,9 @@ from leadpipe.routing.adapters.assignment_record import AssignmentRecord
 from leadpipe.routing.adapters.batch import RoutingBatch
 from leadpipe.routing.adapters.orm import AssignmentRow
 from leadpipe.routing.assigning import RoutingConfig, emit, plan, record, release
+from leadpipe.routing.domain.decision import escalate
 from leadpipe.routing.domain.reps import LeadProfile, Role
+from leadpipe.routing.domain.sla import Breach, after_breach
 from leadpipe.routing.handlers import ERASED_REASON
 
 log = logging.getLogger(__name__)
@@ -54,11 +57,18 @@ def _settled(
     return False
 
 
+def _breaches(assignment: AssignmentRecord) -> list[Breach]:
+    """The lead's SLA breaches before this assignment, from its trace."""
+    stored = assignment.trace.get("sla_breaches", [])
+    return [Breach.from_json(item) for item in stored if isinstance(item, dict)]
+
+
 async def breach_due_slas(
     session: AsyncSession, config: RoutingConfig, now: datetime, *, limit: int = 100
 ) -> int:
     """Every running SLA timer due by ``now``: report the breach and re-assign the lead to the
-    next eligible rep (not the one who breached); queue it when nobody can take it."""
+    next eligible rep (not the one who breached; queued when nobody can take it) — or, once
+    the pool's re-assignments are used up, escalate it."""
     anything_due = (
         await session.execute(
             select(AssignmentRow.id)
@@ -86,14 +96,46 @@ async def breach_due_slas(
             now=now,
             reason=f"no first touch by {assignment.sla_due_at:%Y-%m-%d %H:%M %Z}",
         )
-        decision = plan(
-            batch,
-            lead,
-            _role(assignment),
-            now,
-            avoid={assignment.rep_id} if assignment.rep_id else set(),
-            avoid_reason="breached the SLA on this lead",
-        )
+        assert assignment.sla_due_at is not None  # the timer was running
+        breaches = [
+            *_breaches(assignment),
+            Breach(
+                assignment.rep_id or "",
+                breaching.name if breaching else str(assignment.rep_id),
+                assignment.sla_due_at,
+            ),
+        ]
+        pool = batch.pools.get(assignment.pool)
+        allowed = config.max_reassignments
+        if pool is not None and pool.max_reassignments is not None:
+            allowed = pool.max_reassignments
+        step = after_breach(breaches, allowed)
+        if step.escalate:
+            decision = escalate(
+                step,
+                breaches,
+                pool_name=assignment.pool,
+                rule=assignment.rule,
+                target_id=pool.escalate_to if pool is not None else None,
+                reps=batch.reps,
+            )
+        else:
+            planned = plan(
+                batch,
+                lead,
+                _role(assignment),
+                now,
+                avoid={assignment.rep_id} if assignment.rep_id else set(),
+                avoid_reason="breached the SLA on this lead",
+            )
+            decision = replace(
+                planned,
+                trace={
+                    **planned.trace,
+                    "sla_breaches": [breach.as_json() for breach in breaches],
+                    "after_breach": step.reason,
+                },
+            )
         record(
             batch,
             config,
@@ -103,7 +145,7 @@ async def breach_due_slas(
             role=_role(assignment),
             now=now,
             cause_event_id=assignment.cause_event_id,
-            kind="reassigned",
+            kind="escalated" if step.escalate else "reassigned",
             previous=assignment,
         )
     await batch.write()
@@ -127,7 +169,16 @@ async def assign_queued(
     for waiting, lead in zip(queued, await _leads_of(batch, queued), strict=True):
         if _settled(batch, config, waiting, now):
             continue
-        decision = plan(batch, lead, _role(waiting), now)
+        # Reps who let the lead's SLA pass are not offered it again from the queue.
+        breached = {breach.rep_id for breach in _breaches(waiting)}
+        decision = plan(
+            batch,
+            lead,
+            _role(waiting),
+            now,
+            avoid=breached,
+            avoid_reason="breached the SLA on this lead",
+        )
         if decision.kind != "assigned":
             continue
         release(batch, waiting, "assigned from the fallback queue", now)
