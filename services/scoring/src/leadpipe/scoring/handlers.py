@@ -274,6 +274,8 @@ async def apply_batch(
             batch.hold(lead, outcome.state)
             leads.new.discard(lead.id)  # its first event gave it a stage
             batch.outcome(lead, event.event_id, outcome)
+            if outcome.ignored is not None:
+                continue  # not kept for what-if either: it never counted
             batch.applied(event.event_id, lead.id, event.occurred_at, stored)
             if lead.account_domain:
                 # The company as the row will have it (the row catches up with the state later).
