@@ -81,17 +81,19 @@ def test_an_older_consent_arriving_late_does_not_undo_a_newer_withdrawal() -> No
     assert tracking_stopped(late.consents)
 
 
-def test_a_track_call_named_consent_withdrawn_withdraws() -> None:
+def test_a_track_call_or_a_form_named_consent_withdrawn_withdraws() -> None:
     given = _fold(LeadState(), _with_consent(demo_request()))
-    state = _fold(
-        given,
-        inbound(
-            "track",
-            at=T0 + timedelta(minutes=5),
-            properties={"event": "consent_withdrawn", "purpose": "marketing"},
-        ),
-    )
-    assert tracking_stopped(state.consents)
+    later = T0 + timedelta(minutes=5)
+    for name, field in (("track", "event"), ("form_submitted", "form_id")):
+        state = _fold(
+            given,
+            inbound(
+                name, at=later, properties={field: "consent_withdrawn", "purpose": "marketing"}
+            ),
+        )
+        assert tracking_stopped(state.consents), name
+    other_form = inbound("form_submitted", at=later, properties={"form_id": "newsletter"})
+    assert not tracking_stopped(_fold(given, other_form).consents)
 
 
 def test_merging_a_visitor_keeps_both_sides_consent() -> None:

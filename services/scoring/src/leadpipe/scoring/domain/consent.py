@@ -59,10 +59,13 @@ class ConsentRecord:
 
 
 def withdrawal_of(event: InboundEvent) -> tuple[bool, str | None]:
-    """Whether ``event`` withdraws consent, and for which purpose (None: every purpose). A
-    webhook or form event named ``consent_withdrawn`` or a track call with that event name."""
-    withdraws = event.name == WITHDRAWN or (
-        event.name == "track" and event.properties.get("event") == WITHDRAWN
+    """Whether ``event`` withdraws consent, and for which purpose (None: every purpose): a
+    webhook event named ``consent_withdrawn``, a track call with that event name, or a post
+    to the form with that id."""
+    name = event.name
+    withdraws = name == WITHDRAWN or (
+        (name == "track" and event.properties.get("event") == WITHDRAWN)
+        or (name == "form_submitted" and event.properties.get("form_id") == WITHDRAWN)
     )
     if not withdraws:
         return False, None

@@ -253,7 +253,8 @@ def apply_event(state: LeadState, event: InboundEvent, rules: Rules) -> Outcome:
     consents = consents_after(state.consents, event)
     ignored = ignored_because(state.consents, event)
     if ignored is not None:
-        return Outcome(replace(state, consents=consents), (), (), (), ignored)
+        kept = state if consents is state.consents else replace(state, consents=consents)
+        return Outcome(kept, (), (), (), ignored)
     fields = _fields(event)
     profile = _profile(state.profile, fields)
     parts = fit_parts(profile, rules)
