@@ -250,3 +250,21 @@ async def test_without_an_escalation_target_the_lead_waits_for_a_rep_who_did_not
         "escalated",
         "assigned",
     ]
+
+
+async def test_an_open_lead_of_a_stage_no_longer_routed_keeps_its_rep_without_an_sla_clock(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    ids = await add_reps(client, [{**ANNA, "role": "bdr"}])
+    with_bdrs = RoutingConfig(topics=settings.topics, route_mql_to_bdr=True)
+    entered = became_sql(_unique("open-mql"), to_stage="mql", temperature="hot")
+    await _route(sessions, with_bdrs, START, entered)
+    [held] = await assignments_of(sessions, entered.lead_key)
+    assert (held.status, held.sla_state) == ("open", "running")
+
+    without_bdrs = RoutingConfig(topics=settings.topics)
+    clock = RoutingClock(sessions, without_bdrs, _noop, Clock(START + timedelta(minutes=6)))
+    assert await clock.tick() == (0, 0)
+    [kept] = await assignments_of(sessions, entered.lead_key)
+    assert (kept.status, kept.rep_id, kept.sla_state) == ("open", ids[ANNA["email"]], "stopped")
+    assert [e.kind for e in await emitted(sessions, entered.lead_key)] == ["assigned"]

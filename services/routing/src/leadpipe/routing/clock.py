@@ -44,17 +44,22 @@ async def _leads_of(batch: RoutingBatch, assignments: list[AssignmentRecord]) ->
 def _settled(
     batch: RoutingBatch, config: RoutingConfig, assignment: AssignmentRecord, now: datetime
 ) -> bool:
-    """Close, without a routed event, an assignment whose lead must not be routed any more:
-    its person was erased, or its stage is no longer routed to the assignment's role. The
-    consumer closes these when it reads the erasure or stage change; this covers rows it
-    left behind (an erasure read before queued assignments were closed, a changed setting)."""
+    """Whether the lead must not be routed any more, settling its assignment without a
+    routed event: an erased lead's is closed; one of a stage no longer routed to its role is
+    closed while queued, and keeps its rep but stops its SLA clock while open. The consumer
+    closes assignments when it reads an erasure or a stage change; this covers rows left
+    behind (an erasure read before queued assignments were closed, a changed setting)."""
     if assignment.lead_id in batch.erased:
         release(batch, assignment, ERASED_REASON, now)
         return True
-    if config.role_for(assignment.stage) != _role(assignment):
+    if config.role_for(assignment.stage) == _role(assignment):
+        return False
+    if assignment.status == "queued":
         release(batch, assignment, f"{assignment.stage} leads are no longer routed", now)
-        return True
-    return False
+    elif assignment.sla_state == "running":
+        assignment.sla_state = "stopped"
+        batch.changed(assignment)
+    return True
 
 
 def _breaches(assignment: AssignmentRecord) -> list[Breach]:
@@ -80,9 +85,11 @@ async def breach_due_slas(
         return 0
     batch = await RoutingBatch.under_locks(session)
     due = await batch.lock_due_slas(now, limit)
+    breached = 0
     for assignment, lead in zip(due, await _leads_of(batch, due), strict=True):
         if _settled(batch, config, assignment, now):
             continue
+        breached += 1
         breaching = batch.reps.get(assignment.rep_id or "")
         assignment.sla_state = "breached"
         release(batch, assignment, "SLA breached", now)
@@ -149,7 +156,7 @@ async def breach_due_slas(
             previous=assignment,
         )
     await batch.write()
-    return len(due)
+    return breached
 
 
 async def assign_queued(

@@ -16,8 +16,8 @@ log = logging.getLogger(__name__)
 
 # Inbound (sales-feedback) events routing acts on; every other inbound event is scoring's.
 CONTACTED = "lead_contacted"
-# What an erased lead's assignments keep: enough for counts per rep, stage and segment.
 ERASED_REASON = "the person's data was erased on request"
+# What an erased lead's assignments keep: enough for counts per rep, stage and segment.
 KEPT_ON_ERASURE = frozenset(
     {"lead_id", "stage", "country", "industry", "company_size", "grade", "temperature"}
 )
