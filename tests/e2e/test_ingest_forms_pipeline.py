@@ -68,3 +68,12 @@ async def test_an_html_form_post_redirects_and_the_lead_is_routed(
     routed = unwrap(from_record(seen[-1].headers, seen[-1].value), LeadRouted)
     assert routed.kind == "assigned"
     assert routed.stage == "sql"
+    async with httpx.AsyncClient(headers=pipeline.headers) as client:
+        found = await client.get(f"{pipeline.url('scoring')}/v1/leads", params={"email": email})
+    [consent] = found.json()["consents"]
+    assert (consent["purpose"], consent["text_version"], consent["withdrawn"]) == (
+        "sales_contact",
+        "2026-01",
+        False,
+    )
+    assert consent["source"].endswith(form.name)

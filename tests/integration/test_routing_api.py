@@ -83,6 +83,8 @@ async def test_pool_members_must_be_reps_of_the_pools_role(client: httpx.AsyncCl
             "strategy": "weighted-round-robin",
             "members": ["anna@sales.example"],
             "match_coverage": True,
+            "max_reassignments": None,
+            "escalate_to": None,
         }
     ]
     response = await client.put("/v1/rules", json={"rules": [{"name": "DACH", "pool": "dach"}]})

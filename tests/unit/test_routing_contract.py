@@ -47,7 +47,7 @@ def _routed(kind: str) -> dict[str, object]:
     return data
 
 
-@pytest.mark.parametrize("kind", ["assigned", "reassigned", "sla_breached", "queued"])
+@pytest.mark.parametrize("kind", ["assigned", "reassigned", "sla_breached", "queued", "escalated"])
 def test_each_event_type_validates_against_its_own_schema_only(kind: str) -> None:
     schemas = {name.split(".")[3]: schema for name, schema in routed_schemas().items()}
     jsonschema.validate(_routed(kind), schemas[kind])

@@ -1,4 +1,5 @@
-"""``leadpipe lead show EMAIL``: one person's stage, scores, reasons and open questions."""
+"""``leadpipe lead show EMAIL``: one person's stage, scores, reasons, open questions and
+consent."""
 
 from __future__ import annotations
 
@@ -44,6 +45,25 @@ def print_lead(lead: dict[str, Any], assignments: list[dict[str, Any]], out: Con
         out.print("[bold]Ask next:[/bold]")
         for question in lead["open_questions"]:
             out.print(f"  {question['criterion']}: {question['question']}", highlight=False)
+    consents = lead.get("consents") or []
+    if consents:
+        table = Table("purpose", "text version", "given", "source", "withdrawn", title="Consent")
+        for consent in consents:
+            withdrawn = (
+                f"{consent['withdrawn_at']} via {consent['withdrawn_via']}"
+                if consent["withdrawn"]
+                else "no"
+            )
+            table.add_row(
+                consent["purpose"],
+                consent["text_version"] or "-",
+                consent["given_at"] or "(never recorded)",
+                consent["source"],
+                withdrawn,
+            )
+        out.print(table)
+    if lead.get("tracking_stopped"):
+        out.print("Tracking calls are not scored: consent was withdrawn.", highlight=False)
     for assignment in assignments:
         rep = assignment.get("rep") or {}
         out.print(

@@ -125,7 +125,7 @@ class RepRef(BaseModel):
     role: Literal["bdr", "ae"]
 
 
-RoutedKind = Literal["assigned", "reassigned", "sla_breached", "queued"]
+RoutedKind = Literal["assigned", "reassigned", "sla_breached", "queued", "escalated"]
 
 
 class LeadRouted(WireModel):
@@ -156,7 +156,8 @@ class LeadRouted(WireModel):
         description="rep_id → why that candidate could not take the lead (decision-trace summary).",
     )
     previous_rep: RepRef | None = Field(
-        default=None, description="For reassigned and sla_breached: the rep who had the lead."
+        default=None,
+        description="For reassigned, escalated and sla_breached: the rep who had the lead.",
     )
 
     @property

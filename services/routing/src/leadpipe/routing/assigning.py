@@ -27,6 +27,9 @@ from leadpipe.shared.events import LeadRouted, RepRef, Stage
 from leadpipe.shared.topics import Topics
 
 SOURCE = "/leadpipe/routing"
+# What a lead's next assignment keeps of the previous one's trace: its SLA breaches (so that
+# re-assignments are counted across the chain) and whether it was escalated (no SLA clock).
+CARRIED = ("sla_breaches", "escalation")
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,8 @@ class RoutingConfig:
     topics: Topics
     sla: SlaPolicy = field(default_factory=SlaPolicy)
     route_mql_to_bdr: bool = False
+    # SLA re-assignments before escalation, for pools that do not set their own.
+    max_reassignments: int = 2
 
     def role_for(self, stage: str) -> Role | None:
         """``sql`` goes to AEs; ``mql`` to BDRs only when enabled."""
@@ -85,14 +90,20 @@ def record(
     role: Role,
     now: datetime,
     cause_event_id: str,
-    kind: Literal["assigned", "reassigned"] = "assigned",
+    kind: Literal["assigned", "reassigned", "escalated"] = "assigned",
     previous: AssignmentRecord | None = None,
 ) -> AssignmentRecord:
-    """Store the decision as an assignment (starting its SLA clock), move the pool's rotation
-    on and emit the routed event."""
+    """Store the decision as an assignment (starting its SLA clock unless the lead was
+    escalated), move the pool's rotation on and emit the routed event. The lead's breaches
+    and escalation travel on from ``previous`` in the trace."""
     rep = batch.reps.get(decision.rep_id) if decision.rep_id else None
+    trace = dict(decision.trace)
+    if previous is not None:
+        for key in CARRIED:
+            if key in previous.trace:
+                trace.setdefault(key, previous.trace[key])
     due: datetime | None = None
-    if rep is not None:
+    if rep is not None and "escalation" not in trace:
         due = config.sla.due_at(lead.temperature, lead.hand_raiser, now, rep.calendar)
     if decision.rotation is not None:
         batch.rotated(decision.pool, decision.rotation)
@@ -101,14 +112,14 @@ def record(
         lead_id=lead.lead_id,
         lead_key=lead_key,
         rep_id=rep.id if rep else None,
-        kind=kind if rep else "queued",
+        kind=kind if rep or kind == "escalated" else "queued",
         status="open" if rep else "queued",
         stage=lead.stage,
         role=role,
         pool=decision.pool,
         rule=decision.rule,
         reason=decision.reason,
-        trace=decision.trace,
+        trace=trace,
         lead=repository.lead_as_json(lead),
         cause_event_id=cause_event_id,
         previous_assignment_id=previous.id if previous else None,
@@ -138,7 +149,7 @@ def emit(
     config: RoutingConfig,
     assignment: AssignmentRecord,
     *,
-    kind: Literal["assigned", "reassigned", "queued", "sla_breached"],
+    kind: Literal["assigned", "reassigned", "queued", "sla_breached", "escalated"],
     rep: Rep | None,
     previous_rep: Rep | None,
     now: datetime,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -19,7 +20,10 @@ from leadpipe.routing.adapters.assignment_record import AssignmentRecord
 from leadpipe.routing.adapters.batch import RoutingBatch
 from leadpipe.routing.adapters.orm import AssignmentRow
 from leadpipe.routing.assigning import RoutingConfig, emit, plan, record, release
+from leadpipe.routing.domain.decision import escalate
 from leadpipe.routing.domain.reps import LeadProfile, Role
+from leadpipe.routing.domain.sla import Breach, after_breach
+from leadpipe.routing.handlers import ERASED_REASON
 
 log = logging.getLogger(__name__)
 
@@ -29,17 +33,47 @@ def _role(assignment: AssignmentRecord) -> Role:
 
 
 async def _leads_of(batch: RoutingBatch, assignments: list[AssignmentRecord]) -> list[LeadProfile]:
-    """The leads as they were routed, with their accounts' owners read for the batch."""
+    """The leads as they were routed, with their accounts' owners and which of them were
+    erased read for the batch."""
     leads = [repository.lead_from_json(assignment.lead) for assignment in assignments]
     await batch.load_account_owners({lead.account_domain for lead in leads if lead.account_domain})
+    await batch.load_erased({assignment.lead_id for assignment in assignments})
     return leads
+
+
+def _settled(
+    batch: RoutingBatch, config: RoutingConfig, assignment: AssignmentRecord, now: datetime
+) -> bool:
+    """Whether the lead must not be routed any more, settling its assignment without a
+    routed event: an erased lead's is closed; one of a stage no longer routed to its role is
+    closed while queued, and keeps its rep but stops its SLA clock while open. The consumer
+    closes assignments when it reads an erasure or a stage change; this covers rows left
+    behind (an erasure read before queued assignments were closed, a changed setting)."""
+    if assignment.lead_id in batch.erased:
+        release(batch, assignment, ERASED_REASON, now)
+        return True
+    if config.role_for(assignment.stage) == _role(assignment):
+        return False
+    if assignment.status == "queued":
+        release(batch, assignment, f"{assignment.stage} leads are no longer routed", now)
+    elif assignment.sla_state == "running":
+        assignment.sla_state = "stopped"
+        batch.changed(assignment)
+    return True
+
+
+def _breaches(assignment: AssignmentRecord) -> list[Breach]:
+    """The lead's SLA breaches before this assignment, from its trace."""
+    stored = assignment.trace.get("sla_breaches", [])
+    return [Breach.from_json(item) for item in stored if isinstance(item, dict)]
 
 
 async def breach_due_slas(
     session: AsyncSession, config: RoutingConfig, now: datetime, *, limit: int = 100
 ) -> int:
     """Every running SLA timer due by ``now``: report the breach and re-assign the lead to the
-    next eligible rep (not the one who breached); queue it when nobody can take it."""
+    next eligible rep (not the one who breached; queued when nobody can take it) — or, once
+    the pool's re-assignments are used up, escalate it."""
     anything_due = (
         await session.execute(
             select(AssignmentRow.id)
@@ -51,7 +85,11 @@ async def breach_due_slas(
         return 0
     batch = await RoutingBatch.under_locks(session)
     due = await batch.lock_due_slas(now, limit)
+    breached = 0
     for assignment, lead in zip(due, await _leads_of(batch, due), strict=True):
+        if _settled(batch, config, assignment, now):
+            continue
+        breached += 1
         breaching = batch.reps.get(assignment.rep_id or "")
         assignment.sla_state = "breached"
         release(batch, assignment, "SLA breached", now)
@@ -65,14 +103,46 @@ async def breach_due_slas(
             now=now,
             reason=f"no first touch by {assignment.sla_due_at:%Y-%m-%d %H:%M %Z}",
         )
-        decision = plan(
-            batch,
-            lead,
-            _role(assignment),
-            now,
-            avoid={assignment.rep_id} if assignment.rep_id else set(),
-            avoid_reason="breached the SLA on this lead",
-        )
+        assert assignment.sla_due_at is not None  # the timer was running
+        breaches = [
+            *_breaches(assignment),
+            Breach(
+                assignment.rep_id or "",
+                breaching.name if breaching else str(assignment.rep_id),
+                assignment.sla_due_at,
+            ),
+        ]
+        pool = batch.pools.get(assignment.pool)
+        allowed = config.max_reassignments
+        if pool is not None and pool.max_reassignments is not None:
+            allowed = pool.max_reassignments
+        step = after_breach(breaches, allowed)
+        if step.escalate:
+            decision = escalate(
+                step,
+                breaches,
+                pool_name=assignment.pool,
+                rule=assignment.rule,
+                target_id=pool.escalate_to if pool is not None else None,
+                reps=batch.reps,
+            )
+        else:
+            planned = plan(
+                batch,
+                lead,
+                _role(assignment),
+                now,
+                avoid={assignment.rep_id} if assignment.rep_id else set(),
+                avoid_reason="breached the SLA on this lead",
+            )
+            decision = replace(
+                planned,
+                trace={
+                    **planned.trace,
+                    "sla_breaches": [breach.as_json() for breach in breaches],
+                    "after_breach": step.reason,
+                },
+            )
         record(
             batch,
             config,
@@ -82,11 +152,11 @@ async def breach_due_slas(
             role=_role(assignment),
             now=now,
             cause_event_id=assignment.cause_event_id,
-            kind="reassigned",
+            kind="escalated" if step.escalate else "reassigned",
             previous=assignment,
         )
     await batch.write()
-    return len(due)
+    return breached
 
 
 async def assign_queued(
@@ -104,7 +174,18 @@ async def assign_queued(
     queued = await batch.lock_queued(limit)
     assigned = 0
     for waiting, lead in zip(queued, await _leads_of(batch, queued), strict=True):
-        decision = plan(batch, lead, _role(waiting), now)
+        if _settled(batch, config, waiting, now):
+            continue
+        # Reps who let the lead's SLA pass are not offered it again from the queue.
+        breached = {breach.rep_id for breach in _breaches(waiting)}
+        decision = plan(
+            batch,
+            lead,
+            _role(waiting),
+            now,
+            avoid=breached,
+            avoid_reason="breached the SLA on this lead",
+        )
         if decision.kind != "assigned":
             continue
         release(batch, waiting, "assigned from the fallback queue", now)

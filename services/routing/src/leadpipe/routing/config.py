@@ -23,6 +23,12 @@ class RoutingSettings(BaseSettings):
     sla_cold_business_days: int = Field(
         default=1, ge=1, description="First-touch SLA of cold leads, in the rep's business days."
     )
+    max_reassignments: int = Field(
+        default=2,
+        ge=0,
+        description="SLA breaches re-assigned before the next escalates, unless a pool sets "
+        "its own.",
+    )
     clock_interval_s: float = Field(
         default=1.0,
         gt=0,
@@ -38,4 +44,5 @@ class RoutingSettings(BaseSettings):
                 cold_business_days=self.sla_cold_business_days,
             ),
             route_mql_to_bdr=self.route_mql_to_bdr,
+            max_reassignments=self.max_reassignments,
         )

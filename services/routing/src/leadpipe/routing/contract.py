@@ -15,9 +15,11 @@ SCHEMA_DIR = Path("schemas") / "events"
 DESCRIPTIONS = {
     "assigned": "A lead was given to a rep (first assignment, or out of the fallback queue).",
     "reassigned": "A lead was given to another rep after the previous one breached the SLA.",
-    "sla_breached": "The rep in `rep` made no first touch by `sla_due_at`; a reassigned (or "
-    "queued) event for the same lead follows.",
+    "sla_breached": "The rep in `rep` made no first touch by `sla_due_at`; a reassigned, "
+    "queued or escalated event for the same lead follows.",
     "queued": "Nobody could take the lead; it waits in the fallback queue (rep is null).",
+    "escalated": "The lead's SLA re-assignments were used up: it went to the pool's escalation "
+    "target in `rep`, or (rep null) to the fallback queue; no SLA clock runs for it any more.",
 }
 
 

@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 
 # Inbound (sales-feedback) events routing acts on; every other inbound event is scoring's.
 CONTACTED = "lead_contacted"
+ERASED_REASON = "the person's data was erased on request"
 # What an erased lead's assignments keep: enough for counts per rep, stage and segment.
 KEPT_ON_ERASURE = frozenset(
     {"lead_id", "stage", "country", "industry", "company_size", "grade", "temperature"}
@@ -83,13 +84,14 @@ def handle_contacted(
 def handle_erased(
     batch: RoutingBatch, config: RoutingConfig, event: LeadErased, now: datetime
 ) -> None:
-    """The person behind a lead was erased: close its open assignments (freeing the reps),
-    and keep of its history only what counts per rep need, without the lead key (an email)."""
+    """The person behind a lead was erased: close its open and queued assignments (freeing
+    the reps; a queued one would otherwise be assigned by the fallback queue later), and keep
+    of its history only what counts per rep need, without the lead key (an email)."""
     assignments = batch.every(event.lead_id)
     keys = {assignment.lead_key for assignment in assignments}
     for assignment in assignments:
-        if assignment.status == "open":
-            release(batch, assignment, "the person's data was erased on request", now)
+        if assignment.status != "closed":
+            release(batch, assignment, ERASED_REASON, now)
         assignment.lead_key = f"erased:{event.lead_id}"
         assignment.lead = {
             name: value for name, value in assignment.lead.items() if name in KEPT_ON_ERASURE

@@ -270,11 +270,16 @@ async def apply_batch(
     try:
         for count, (event, stored) in enumerate(fresh, 1):
             lead, new = _resolve(leads, event, batch)
-            outcome = apply_event(batch.state(lead, new=new), event, rules)
+            before = batch.state(lead, new=new)
+            outcome = apply_event(before, event, rules)
+            if outcome.state is before and outcome.ignored is not None:
+                continue  # changes nothing, so not kept for what-if either
             batch.hold(lead, outcome.state)
             leads.new.discard(lead.id)  # its first event gave it a stage
             batch.outcome(lead, event.event_id, outcome)
             batch.applied(event.event_id, lead.id, event.occurred_at, stored)
+            if outcome.ignored is not None:
+                continue  # only the consent it carried counted, not its traits
             if lead.account_domain:
                 # The company as the row will have it (the row catches up with the state later).
                 company = outcome.state.profile.get("company")

@@ -127,9 +127,7 @@ class RoutingBatch:
             LOCK_FOR_LEADS, sorted(lead_ids), sorted(contacted_keys), sorted(erased_ids)
         )
         self._hold(sorted((record_of(row) for row in rows), key=lambda a: a.created_at))
-        if lead_ids:
-            erased = await self.connection.fetch(ALREADY_ERASED, sorted(lead_ids))
-            self.erased.update(row["lead_id"] for row in erased)
+        await self.load_erased(lead_ids)
         await self.load_account_owners(account_domains)
 
     async def load_account_owners(self, domains: Collection[str]) -> None:
@@ -150,6 +148,12 @@ class RoutingBatch:
         queued = [record_of(row) for row in await self.connection.fetch(LOCK_QUEUED, limit)]
         self._hold(queued)
         return queued
+
+    async def load_erased(self, lead_ids: Collection[str]) -> None:
+        """Which of ``lead_ids`` were erased (into :attr:`erased`)."""
+        if lead_ids:
+            erased = await self.connection.fetch(ALREADY_ERASED, sorted(lead_ids))
+            self.erased.update(row["lead_id"] for row in erased)
 
     def _hold(self, records: Iterable[AssignmentRecord]) -> None:
         for record in records:

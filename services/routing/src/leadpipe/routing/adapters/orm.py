@@ -47,6 +47,8 @@ class RepRow(Base):
 
 
 class PoolRow(Base):
+    """A pool; ``max_reassignments`` and ``escalate_to`` (a rep id) bound SLA re-assignment."""
+
     __tablename__ = "pools"
 
     name: Mapped[str] = mapped_column(Text, primary_key=True)
@@ -54,6 +56,8 @@ class PoolRow(Base):
     strategy: Mapped[str] = mapped_column(Text)
     members: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     match_coverage: Mapped[bool] = mapped_column(default=True)
+    max_reassignments: Mapped[int | None] = mapped_column(Integer)
+    escalate_to: Mapped[str | None] = mapped_column(Text)
 
 
 class RoutingRuleRow(Base):

@@ -52,7 +52,8 @@ READ_RULES = (
     f"SELECT name, pool, conditions::TEXT AS conditions FROM {RULES.fullname} ORDER BY position"
 )
 READ_POOLS = (
-    f"SELECT name, role, strategy, members::TEXT AS members, match_coverage FROM {POOLS.fullname}"
+    "SELECT name, role, strategy, members::TEXT AS members, match_coverage, max_reassignments,"
+    f" escalate_to FROM {POOLS.fullname}"
 )
 # Through ix_assignments_open_by_rep.
 COUNT_OPEN = (
@@ -107,6 +108,8 @@ def pool_of(row: Mapping[str, Any]) -> Pool:
         strategy_of(row["name"], row["strategy"]),
         frozenset(_list(row["members"])),
         row["match_coverage"],
+        row["max_reassignments"],
+        row["escalate_to"],
     )
 
 

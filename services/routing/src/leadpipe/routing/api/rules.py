@@ -25,6 +25,8 @@ async def list_pools(request: Request) -> list[PoolOut]:
             strategy=p.strategy,
             members=[emails[m] for m in p.members if m in emails],
             match_coverage=p.match_coverage,
+            max_reassignments=p.max_reassignments,
+            escalate_to=emails.get(p.escalate_to) if p.escalate_to else None,
         )
         for p in pools
     ]
@@ -49,12 +51,23 @@ async def put_pool(request: Request, name: str, pool: PoolIn) -> PoolOut:
                     f"{email} is a {rep.role}, the pool is for {pool.role}s",
                 )
             ids.append(rep.id)
+        escalate_to: str | None = None
+        if pool.escalate_to is not None:
+            target = (
+                await session.execute(
+                    select(RepRow.id).where(RepRow.email == str(pool.escalate_to).lower())
+                )
+            ).scalar_one_or_none()
+            if target is None:
+                raise ApiError(422, "escalate_to", f"no rep with the email {pool.escalate_to}")
+            escalate_to = target
         row = await session.get(PoolRow, name, with_for_update=True)
         if row is None:
             row = PoolRow(name=name)
             session.add(row)
         row.role, row.strategy, row.members = pool.role, pool.strategy, ids
         row.match_coverage = pool.match_coverage
+        row.max_reassignments, row.escalate_to = pool.max_reassignments, escalate_to
     return PoolOut(name=name, **pool.model_dump())
 
 

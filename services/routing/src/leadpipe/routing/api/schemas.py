@@ -167,6 +167,18 @@ class PoolIn(BaseModel):
         default=True,
         description="Leave out reps whose territories, segments or languages miss the lead.",
     )
+    max_reassignments: int | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="SLA breaches that re-assign a lead before the next one escalates it; "
+        "none = LEADPIPE_ROUTING_MAX_REASSIGNMENTS (2).",
+    )
+    escalate_to: EmailStr | None = Field(
+        default=None,
+        description="The rep (e.g. a sales manager) an escalated lead goes to; none = the "
+        "fallback queue.",
+    )
 
 
 class PoolOut(PoolIn):

@@ -10,6 +10,7 @@ from typing import Literal
 
 from leadpipe.routing.domain.reps import LeadProfile, Rep, Role
 from leadpipe.routing.domain.rules import Pool, RoutingRule, default_pool, first_matching_rule
+from leadpipe.routing.domain.sla import AfterBreach, Breach
 from leadpipe.routing.domain.strategies import Eligible, Rotation, forget_departed, pick
 
 
@@ -166,5 +167,73 @@ def decide(situation: RoutingSituation) -> Decision:
         pool.strategy,
         f"{picked.why} in pool {pool.name}",
         forget_departed(picked.rotation, [c.rep_id for c in candidates]),
+        trace,
+    )
+
+
+def escalate(
+    step: AfterBreach,
+    breaches: Sequence[Breach],
+    *,
+    pool_name: str,
+    rule: str,
+    target_id: str | None,
+    reps: Mapping[str, Rep],
+) -> Decision:
+    """Pure: where a lead goes once its SLA re-assignments are used up — the pool's
+    escalation target when that rep is active (their hours and capacity do not count: a
+    manager takes escalations), else the fallback queue. Either way no SLA clock runs any
+    more, so the lead does not move on by itself again."""
+    target = reps.get(target_id) if target_id is not None else None
+    breached_by = ", ".join(breach.name for breach in breaches)
+    trace: dict[str, object] = {
+        "rule": rule,
+        "pool": pool_name,
+        "strategy": "escalation",
+        "previous": None,
+        "candidates": [],
+        "rules_checked": [],
+        "sla_breaches": [breach.as_json() for breach in breaches],
+    }
+    if target is not None and target.active:
+        trace["escalation"] = {
+            "breaches": step.breaches,
+            "max_reassignments": step.max_reassignments,
+            "target": target.id,
+            "outcome": f"assigned to the escalation target {target.name}",
+        }
+        trace["candidates"] = [Candidate(target.id, target.name, None).as_json()]
+        trace["picked"] = target.id
+        return Decision(
+            "assigned",
+            target.id,
+            pool_name,
+            rule,
+            "escalation",
+            f"escalated to {target.name} after {step.breaches} SLA breaches ({breached_by})",
+            None,
+            trace,
+        )
+    if target_id is None:
+        why = f"pool {pool_name} names no escalation target"
+    elif target is None:
+        why = f"escalation target {target_id} is no rep any more"
+    else:
+        why = f"escalation target {target.name} is inactive"
+    trace["escalation"] = {
+        "breaches": step.breaches,
+        "max_reassignments": step.max_reassignments,
+        "target": target_id,
+        "outcome": f"{why}; fallback queue",
+    }
+    return Decision(
+        "queued",
+        None,
+        pool_name,
+        rule,
+        "escalation",
+        f"escalated after {step.breaches} SLA breaches ({breached_by}); {why}, so it waits "
+        "in the fallback queue for a rep who has not had it",
+        None,
         trace,
     )

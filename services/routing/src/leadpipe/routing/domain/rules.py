@@ -69,13 +69,17 @@ class Conditions:
 class Pool:
     """A group of reps of one role sharing leads by one strategy. No members means every
     active rep of the role. ``match_coverage`` drops reps whose territories, segments or
-    languages do not cover the lead."""
+    languages do not cover the lead. An SLA breach re-assigns the lead at most
+    ``max_reassignments`` times; the next one escalates it to ``escalate_to``."""
 
     name: str
     role: Role
     strategy: Strategy = "round-robin"
     members: frozenset[str] = field(default_factory=frozenset)
     match_coverage: bool = True
+    # SLA re-assignments before a breach escalates; None = the routing-wide default.
+    max_reassignments: int | None = None
+    escalate_to: str | None = None  # a rep id; None = the fallback queue
 
 
 @dataclass(frozen=True)

@@ -99,7 +99,7 @@ async def erase_person(
             .where(LeadRow.id.in_(lead_ids))
             .values(
                 {column: None for column in PERSONAL_COLUMNS}
-                | {"lead_key": "erased:" + LeadRow.id, "profile": {}, "answers": {}}
+                | {"lead_key": "erased:" + LeadRow.id, "profile": {}, "answers": {}, "consents": []}
             )
         )
     # An account named after the person (Max Mustermann GmbH) goes with its last lead.

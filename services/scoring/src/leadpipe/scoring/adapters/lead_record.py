@@ -46,6 +46,7 @@ class LeadRecord:
     profile: dict[str, Any] = field(default_factory=dict)
     engagement_state: dict[str, Any] = field(default_factory=dict)
     answers: dict[str, Any] = field(default_factory=dict)
+    consents: list[dict[str, Any]] = field(default_factory=list)
     hand_raiser: bool = False
     contacted_at: datetime | None = None
     recycle_at: datetime | None = None
@@ -54,7 +55,7 @@ class LeadRecord:
 
 
 COLUMNS = tuple(f.name for f in fields(LeadRecord))
-JSON_COLUMNS = frozenset({"profile", "engagement_state", "answers"})
+JSON_COLUMNS = frozenset({"profile", "engagement_state", "answers", "consents"})
 # What an update writes: everything but what a lead is found by and where it came from.
 UPDATED = tuple(c for c in COLUMNS if c not in ("lead_key", "anonymous_id", "source"))
 SELECT = f"SELECT {select_columns(LEADS, COLUMNS)} FROM {LEADS.fullname}"

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any, Protocol, cast
 
 from leadpipe.scoring.adapters.lead_record import LeadRecord
+from leadpipe.scoring.domain.consent import ConsentRecord
 from leadpipe.scoring.domain.engagement import CategoryPoints, engagement_at, engagement_recorded
 from leadpipe.scoring.domain.fit import fit_parts, fit_score
 from leadpipe.scoring.domain.lead import LeadState
@@ -40,6 +41,8 @@ class StoredLead(Protocol):
     @property
     def answers(self) -> dict[str, Any]: ...
     @property
+    def consents(self) -> list[dict[str, Any]]: ...
+    @property
     def hand_raiser(self) -> bool: ...
     @property
     def contacted_at(self) -> datetime | None: ...
@@ -56,6 +59,7 @@ def state_of(lead: StoredLead, *, new: bool = False) -> LeadState:
         answers=cast("dict[str, Answer]", dict(lead.answers or {})),
         hand_raiser=lead.hand_raiser,
         contacted_at=lead.contacted_at,
+        consents=tuple(ConsentRecord.from_json(c) for c in lead.consents) if lead.consents else (),
     )
 
 
@@ -77,6 +81,8 @@ def store_state(lead: LeadRecord, state: LeadState, rules: Rules, now: datetime)
             setattr(lead, column, value)
     lead.engagement_state = engagement_json(state)
     lead.answers = dict(state.answers)
+    if state.consents or lead.consents:
+        lead.consents = [record.as_json() for record in state.consents]
     lead.hand_raiser = state.hand_raiser
     lead.contacted_at = state.contacted_at
     lead.fit = fit_score(fit_parts(state.profile, rules))

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from leadpipe.scoring.adapters.lead_state import state_of
 from leadpipe.scoring.adapters.orm import LeadRow, ScoreChangeRow, StageChangeRow
 from leadpipe.scoring.api.schemas import (
+    ConsentOut,
     LeadPage,
     LeadSummary,
     LeadView,
@@ -19,6 +20,7 @@ from leadpipe.scoring.api.schemas import (
     ScoreReason,
     StageMove,
 )
+from leadpipe.scoring.domain.consent import tracking_stopped
 from leadpipe.scoring.domain.engagement import engagement_at, engagement_recorded
 from leadpipe.scoring.domain.qualification import open_questions, temperature_of
 from leadpipe.scoring.domain.rules import Rules
@@ -113,6 +115,19 @@ async def find_lead(
             OpenQuestion(criterion=q.criterion, question=q.question)
             for q in open_questions(state.answers, rules)
         ],
+        consents=[
+            ConsentOut(
+                purpose=c.purpose,
+                text_version=c.text_version,
+                given_at=c.given_at,
+                source=c.source,
+                withdrawn=c.withdrawn_at is not None,
+                withdrawn_at=c.withdrawn_at,
+                withdrawn_via=c.withdrawn_via,
+            )
+            for c in state.consents
+        ],
+        tracking_stopped=tracking_stopped(state.consents),
     )
 
 

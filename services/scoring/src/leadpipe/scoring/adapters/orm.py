@@ -63,6 +63,10 @@ class LeadRow(Base):
     profile: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     engagement_state: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     answers: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    # The person's consent records, kept as long as the lead (raw events are pruned).
+    consents: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, default=list, server_default=text("'[]'::jsonb")
+    )
     hand_raiser: Mapped[bool] = mapped_column(default=False)
     contacted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     recycle_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -31,6 +31,16 @@ class OpenQuestion(BaseModel):
     question: str
 
 
+class ConsentOut(BaseModel):
+    purpose: str
+    text_version: str | None = Field(description="Version of the consent text the person saw.")
+    given_at: datetime | None = Field(description="None: withdrawn, never recorded as given.")
+    source: str = Field(description="The source the consent came from, e.g. form:demo.")
+    withdrawn: bool
+    withdrawn_at: datetime | None
+    withdrawn_via: str | None = Field(description="The source the withdrawal came from.")
+
+
 class LeadView(BaseModel):
     id: str
     lead_key: str
@@ -52,6 +62,12 @@ class LeadView(BaseModel):
     reasons: list[ScoreReason]
     history: list[StageMove]
     open_questions: list[OpenQuestion]
+    consents: list[ConsentOut] = Field(default_factory=list)
+    tracking_stopped: bool = Field(
+        default=False,
+        description="Consent was withdrawn and not given again since: the person's tracking "
+        "calls are not scored (forms and sales feedback still are).",
+    )
 
 
 class LeadSummary(BaseModel):

@@ -63,5 +63,6 @@ def merge(
         engagement=engagement,
         answers=answers,
         hand_raiser=known.hand_raiser or anonymous.hand_raiser,
+        consents=(*known.consents, *anonymous.consents),
     )
     return merged, changes

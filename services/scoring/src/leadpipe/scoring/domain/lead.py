@@ -7,12 +7,13 @@ replaying the same events under the same rules gives the same scores and stages.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
 from pydantic import JsonValue
 
+from leadpipe.scoring.domain.consent import ConsentRecord, consents_after, ignored_because
 from leadpipe.scoring.domain.engagement import CategoryPoints, clamp, points
 from leadpipe.scoring.domain.fit import FitPart, fit_parts, fit_score
 from leadpipe.scoring.domain.lifecycle import RANK, Transition, TransitionRefused, transition
@@ -67,6 +68,7 @@ class LeadState:
     answers: Mapping[str, Answer] = field(default_factory=dict)
     hand_raiser: bool = False
     contacted_at: datetime | None = None
+    consents: tuple[ConsentRecord, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,8 @@ class Outcome:
     changes: tuple[ScoreChange, ...]
     moves: tuple[Transition, ...]
     refused: tuple[TransitionRefused, ...]
+    # Why the event was not scored at all (its consent effects still apply); None: scored.
+    ignored: str | None = None
 
 
 def _fields(event: InboundEvent) -> dict[str, JsonValue]:
@@ -243,8 +247,14 @@ class _Moves:
 
 def apply_event(state: LeadState, event: InboundEvent, rules: Rules) -> Outcome:
     """What ``event`` changes for a lead in ``state`` under ``rules``: its scores with one
-    explained change per part, and its stage moves (refused ones included)."""
+    explained change per part, and its stage moves (refused ones included). A tracking call
+    of a person who withdrew consent changes nothing but the consent records."""
     at = event.occurred_at
+    consents = consents_after(state.consents, event)
+    ignored = ignored_because(state.consents, event)
+    if ignored is not None:
+        kept = state if consents is state.consents else replace(state, consents=consents)
+        return Outcome(kept, (), (), (), ignored)
     fields = _fields(event)
     profile = _profile(state.profile, fields)
     parts = fit_parts(profile, rules)
@@ -279,6 +289,7 @@ def apply_event(state: LeadState, event: InboundEvent, rules: Rules) -> Outcome:
         answers=answers,
         hand_raiser=state.hand_raiser or hand_raised,
         contacted_at=contacted_at,
+        consents=consents,
     )
     return Outcome(
         after,
