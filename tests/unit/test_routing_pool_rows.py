@@ -14,6 +14,8 @@ def _row(strategy: str) -> dict[str, object]:
         "strategy": strategy,
         "members": '["rep-1"]',
         "match_coverage": True,
+        "max_reassignments": None,
+        "escalate_to": None,
     }
 
 
