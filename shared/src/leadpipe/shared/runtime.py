@@ -28,6 +28,7 @@ from leadpipe.shared.http import operations_router
 from leadpipe.shared.kafka import ensure_topics, make_consumer, make_producer
 from leadpipe.shared.memory import freeze_startup_objects
 from leadpipe.shared.outbox import OutboxRelay
+from leadpipe.shared.rebalance import BatchGate
 from leadpipe.shared.retention import Retention, prune_forever
 from leadpipe.shared.settings import Settings
 
@@ -120,7 +121,8 @@ async def consumer_runtime(
     engine = make_engine(settings.database_url)
     sessions = make_sessionmaker(engine)
     producer = make_producer(settings.kafka_bootstrap, client_id=group_id)
-    consumer = make_consumer(settings.kafka_bootstrap, group_id, topics_in)
+    gate = BatchGate()
+    consumer = make_consumer(settings.kafka_bootstrap, group_id, topics_in, listener=gate)
     relay = OutboxRelay(sessions, outbox, producer, settings.kafka_bootstrap)
     health = ConsumerHealth()
     try:
@@ -145,6 +147,7 @@ async def consumer_runtime(
                     handler,
                     health,
                     DeadLetterQueue(producer, settings.topics.lead_events_dlq),
+                    gate=gate,
                 ),
                 name="consume",
             ),
