@@ -6,6 +6,7 @@ services. Every refusal is a problem document naming its reason."""
 from __future__ import annotations
 
 import base64
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,3 +157,17 @@ def test_bad_input_is_refused_naming_the_field(
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert field in [error["field"] for error in response.json()["errors"]], response.text
+
+
+def test_a_number_beyond_the_database_column_is_refused_naming_the_field(
+    targets: Targets,
+) -> None:
+    rep = {"name": "Huge", "email": f"huge.{uuid.uuid4().hex[:6]}@sales.example", "role": "ae"}
+    response = httpx.post(
+        f"{targets.routing}/v1/reps",
+        json={**rep, "capacity": 2**63},
+        headers={"Authorization": targets.authorization},
+        timeout=10,
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "capacity"
