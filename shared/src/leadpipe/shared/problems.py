@@ -20,6 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
@@ -129,13 +130,42 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers=exc.headers,
         )
 
-    @app.exception_handler(Exception)
-    async def server_error(request: Request, exc: Exception) -> Response:
-        # The exception goes to the log by class only: its text may carry request values.
-        log.error(
-            "request failed",
-            extra={"method": request.method, "path": request.url.path, "error": type(exc).__name__},
-        )
-        return problem_response(
-            500, [{"field": None, "reason": "internal error"}], detail="internal error"
-        )
+    app.add_middleware(InternalErrors)
+
+
+class InternalErrors:
+    """A 500 problem document for an exception no handler took, logged by its class only:
+    its text may carry request values (a driver's error names the value it refused). Unlike
+    an ``Exception`` handler, which Starlette re-raises to the server's own traceback log."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:
+            log.error(
+                "request failed",
+                extra={
+                    "method": scope.get("method"),
+                    "path": scope.get("path"),
+                    "error": type(exc).__name__,
+                },
+            )
+            if started:
+                return  # too late for an answer; the server closes the connection
+            response = problem_response(
+                500, [{"field": None, "reason": "internal error"}], detail="internal error"
+            )
+            await response(scope, receive, send)
