@@ -22,6 +22,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from leadpipe.shared.dead_letters import failure_kind
+
 log = logging.getLogger(__name__)
 
 MEDIA_TYPE = "application/problem+json"
@@ -160,7 +162,7 @@ class InternalErrors:
                 extra={
                     "method": scope.get("method"),
                     "path": scope.get("path"),
-                    "error": type(exc).__name__,
+                    "error": failure_kind(exc),
                 },
             )
             if started:
