@@ -210,7 +210,7 @@ async def test_the_apis_need_a_token_with_the_right_scope(
     async with httpx.AsyncClient() as client:
         anonymous = await client.get(f"{pipeline.url('routing')}/v1/reps")
         assert anonymous.status_code == 401
-        assert anonymous.json()["detail"]["field"] == "Authorization"
+        assert anonymous.json()["errors"][0]["field"] == "Authorization"
         assert (
             await client.get(f"{pipeline.url('routing')}/v1/reps", headers=read)
         ).status_code == 200

@@ -116,6 +116,26 @@ async def test_postgres_rejects_a_wrong_password(stack: LocalStack) -> None:
         await engine.dispose()
 
 
+async def test_logs_and_kafka_data_are_readable_by_their_owner_only(stack: LocalStack) -> None:
+    # Something to store: a topic with a record, so that Kafka writes segment files.
+    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(f"modes-{uuid.uuid4().hex}", b"max@example.com")
+    finally:
+        await producer.stop()
+    private = [stack.root / "logs" / "postgres.log", stack.root / "logs" / "kafka"]
+    for top in (stack.root / "logs" / "kafka", stack.root / "kafka" / "data"):
+        private += top.rglob("*")
+    assert any(path.name.endswith(".log") for path in private)  # segments, server.log
+    loose = {
+        str(path): oct(path.stat().st_mode & 0o777)
+        for path in private
+        if path.stat().st_mode & 0o077
+    }
+    assert loose == {}
+
+
 def test_second_up_leaves_the_running_processes_alone(stack: LocalStack) -> None:
     before = _pids(stack)
     lines: list[str] = []

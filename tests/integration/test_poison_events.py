@@ -105,6 +105,50 @@ async def test_poison_events_are_dead_lettered_and_the_rest_applied(
     assert await lead_emails(sessions, healthy, poisoned) == {healthy, poisoned}
 
 
+async def test_a_lead_behind_ten_poison_events_waits_for_no_back_off(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    topic = settings.topics.lead_events
+    run = uuid.uuid4().hex[:8]
+    poisoned, healthy = f"poison.{run}@dlq.example", f"behind.{run}@dlq.example"
+    producer = make_producer(settings.kafka_bootstrap, "test-poison")
+    await producer.start()
+    consumer = make_consumer(settings.kafka_bootstrap, f"test-poison-ten-{run}", [topic])
+    handler = FailsFor(sessions, settings, poisoned)
+    waits: list[float] = []
+
+    async def recorded_sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await asyncio.sleep(seconds)
+
+    key = f"same-partition-{run}"
+    try:
+        for event in [*(form_post(poisoned) for _ in range(10)), form_post(healthy)]:
+            await publish(producer, topic, key, wrap(event, "/test"))
+        await consumer.start()
+        loop = asyncio.create_task(
+            consume_forever(
+                consumer,
+                handler,
+                ConsumerHealth(),
+                DeadLetterQueue(producer, settings.topics.lead_events_dlq),
+                sleep=recorded_sleep,
+            )
+        )
+        try:
+            async with asyncio.timeout(60):
+                while healthy not in await lead_emails(sessions, healthy):  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)
+        finally:
+            loop.cancel()
+            await asyncio.gather(loop, return_exceptions=True)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    # The poison events' failures are not transient: nothing waited for a retry.
+    assert waits == []
+
+
 async def lead_emails(sessions: async_sessionmaker[AsyncSession], *emails: str) -> set[str]:
     async with sessions() as session:
         found = await session.scalars(select(LeadRow.email).where(LeadRow.email.in_(emails)))

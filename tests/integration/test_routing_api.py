@@ -54,10 +54,9 @@ async def test_import_of_the_same_email_twice_is_refused_whole(client: httpx.Asy
     rep = {"name": "A", "email": "a@sales.example", "role": "ae"}
     response = await client.post("/v1/reps/import", json={"reps": [rep, rep]})
     assert response.status_code == 422
-    assert response.json()["error"] == {
-        "field": "reps.1.email",
-        "reason": "a@sales.example appears twice",
-    }
+    assert response.json()["errors"] == [
+        {"field": "reps.1.email", "reason": "a@sales.example appears twice"}
+    ]
     assert (await client.get("/v1/reps")).json() == []
 
 
@@ -67,10 +66,9 @@ async def test_pool_members_must_be_reps_of_the_pools_role(client: httpx.AsyncCl
         "/v1/pools/dach", json={"role": "ae", "members": ["lena@sales.example"]}
     )
     assert response.status_code == 422
-    assert response.json()["error"] == {
-        "field": "members.0",
-        "reason": "lena@sales.example is a bdr, the pool is for aes",
-    }
+    assert response.json()["errors"] == [
+        {"field": "members.0", "reason": "lena@sales.example is a bdr, the pool is for aes"}
+    ]
     response = await client.put(
         "/v1/pools/dach",
         json={"role": "ae", "strategy": "weighted-round-robin", "members": ["anna@sales.example"]},
@@ -91,7 +89,7 @@ async def test_pool_members_must_be_reps_of_the_pools_role(client: httpx.AsyncCl
     assert response.status_code == 200
     conflict = await client.delete("/v1/pools/dach")
     assert conflict.status_code == 409
-    assert conflict.json()["error"]["reason"] == "rule 'DACH' routes to this pool"
+    assert conflict.json()["errors"][0]["reason"] == "rule 'DACH' routes to this pool"
 
 
 async def test_an_unknown_pool_strategy_is_refused_naming_the_field(
@@ -113,7 +111,7 @@ async def test_deactivated_rep_stays_listed_but_inactive(client: httpx.AsyncClie
     assert (await client.get(f"/v1/reps/{anna['id']}")).json()["active"] is False
     missing = await client.get("/v1/reps/nope")
     assert missing.status_code == 404
-    assert missing.json()["error"] == {"field": "rep_id", "reason": "no such rep"}
+    assert missing.json()["errors"] == [{"field": "rep_id", "reason": "no such rep"}]
 
 
 async def test_account_owner_must_be_a_rep(client: httpx.AsyncClient) -> None:
@@ -122,7 +120,7 @@ async def test_account_owner_must_be_a_rep(client: httpx.AsyncClient) -> None:
         "/v1/accounts/kunde.example/owner", json={"email": "nobody@sales.example"}
     )
     assert response.status_code == 422
-    assert response.json()["error"]["field"] == "email"
+    assert response.json()["errors"][0]["field"] == "email"
     response = await client.put(
         "/v1/accounts/Kunde.Example/owner", json={"email": "anna@sales.example"}
     )

@@ -85,20 +85,24 @@ async def test_bad_rep_attributes_are_refused_naming_the_field(client: httpx.Asy
         "/v1/reps", json={**ANNA, "time_zone": "Europe/Atlantis", "capacity": 3}
     )
     assert response.status_code == 422
-    assert response.json()["error"] == {
-        "field": "time_zone",
-        "reason": "'Europe/Atlantis' is not an IANA time zone (e.g. Europe/Berlin)",
-    }
+    assert response.json()["errors"] == [
+        {
+            "field": "time_zone",
+            "reason": "'Europe/Atlantis' is not an IANA time zone (e.g. Europe/Berlin)",
+        }
+    ]
     response = await client.post("/v1/reps", json={**ANNA, "working_hours": "mon-fri 9 to 5"})
-    assert response.json()["error"]["field"] == "working_hours"
+    assert response.json()["errors"][0]["field"] == "working_hours"
     response = await client.put("/v1/rules", json={"rules": [{"name": "x", "pool": "nope"}]})
     assert response.status_code == 422
-    assert response.json()["error"] == {"field": "rules.0.pool", "reason": "no pool named 'nope'"}
+    assert response.json()["errors"] == [
+        {"field": "rules.0.pool", "reason": "no pool named 'nope'"}
+    ]
     response = await client.put(
         "/v1/rules",
         json={"rules": [{"name": "x", "pool": "p", "conditions": {"contry": ["DE"]}}]},
     )
-    assert response.json()["error"]["field"] == "rules.0.conditions.contry"
+    assert response.json()["errors"][0]["field"] == "rules.0.conditions.contry"
 
 
 async def test_rule_pool_and_trace_with_the_reason_of_each_excluded_rep(

@@ -18,6 +18,7 @@ from leadpipe.scoring.api.leads import leads_router
 from leadpipe.scoring.api.rules import rules_router
 from leadpipe.scoring.handlers import InboundBatchHandler
 from leadpipe.scoring.rules.loader import default_rules_text
+from leadpipe.shared.problems import install_problem_handlers
 from leadpipe.shared.settings import Settings
 from tests.integration.test_exactly_once import delivered
 from tests.integration.test_scoring_consumer import Commits, demo, event
@@ -29,6 +30,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("topics_created")
 async def client(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[httpx.AsyncClient]:
     cache = RulesCache()
     app = FastAPI()
+    install_problem_handlers(app)
     app.state.sessions = sessions
     app.include_router(leads_router(cache))
     app.include_router(rules_router(cache))
@@ -71,10 +73,10 @@ async def test_a_lead_by_email_and_by_id_shows_scores_reasons_history_and_questi
 async def test_unknown_leads_and_bad_cursors_name_the_field(client: httpx.AsyncClient) -> None:
     missing = await client.get("/v1/leads", params={"email": "nobody@nowhere.example"})
     assert missing.status_code == 404
-    assert missing.json()["detail"] == {"field": "email", "reason": "no lead with this email"}
+    assert missing.json()["errors"] == [{"field": "email", "reason": "no lead with this email"}]
     bad = await client.get("/v1/leads", params={"cursor": "%%%"})
     assert bad.status_code == 422
-    assert bad.json()["detail"]["field"] == "cursor"
+    assert bad.json()["errors"][0]["field"] == "cursor"
 
 
 async def test_the_list_filters_and_pages_with_a_cursor(
@@ -166,7 +168,7 @@ async def test_simulate_then_activate_a_draft_version(
             "/v1/rules/activate", json={"text": yaml.safe_dump(document, allow_unicode=True)}
         )
         assert clash.status_code == 409
-        assert clash.json()["error"]["field"] == "version"
+        assert clash.json()["errors"][0]["field"] == "version"
     finally:
         restored = await client.post("/v1/rules/activate", json={"text": default_rules_text()})
         assert restored.status_code == 200

@@ -6,6 +6,7 @@ import pytest
 from fastapi import Depends, FastAPI
 
 from leadpipe.shared.auth import KnownToken, Scope, issue_token, match_token, require
+from leadpipe.shared.problems import install_problem_handlers
 
 
 def test_a_token_is_stored_only_as_its_digest_and_matches_itself() -> None:
@@ -34,6 +35,7 @@ class Client:
 async def client() -> AsyncIterator[Client]:
     reader, admin = issue_token("reader", Scope.READ), issue_token("admin", Scope.ADMIN)
     app = FastAPI()
+    install_problem_handlers(app)
 
     async def known(fresh: bool = False) -> list[KnownToken]:
         return [KnownToken(t.name, t.scope, t.digest) for t in (reader, admin)]
@@ -60,10 +62,13 @@ async def client() -> AsyncIterator[Client]:
 async def test_requests_without_a_valid_token_are_refused_with_the_reason(client: Client) -> None:
     missing = await client.http.get("/read")
     assert missing.status_code == 401
-    assert missing.json()["detail"]["reason"] == "a Bearer token is required"
+    assert missing.json()["errors"] == [
+        {"field": "Authorization", "reason": "a Bearer token is required"}
+    ]
+    assert missing.headers["content-type"] == "application/problem+json"
     wrong = await client.http.get("/read", headers={"Authorization": "Bearer lpt_nope"})
     assert wrong.status_code == 401
-    assert wrong.json()["detail"]["reason"] == "unknown or revoked token"
+    assert wrong.json()["errors"][0]["reason"] == "unknown or revoked token"
 
 
 async def test_scopes_are_enforced(client: Client) -> None:

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from leadpipe.cli.config import load_environment
+from leadpipe.cli.refusals import refusal
 from leadpipe.cli.tokens import cli_headers
 
 console = Console()
@@ -25,7 +26,7 @@ def erase(email: Annotated[str, typer.Argument(help="The person's email address.
         console.print(f"[red]scoring is not reachable:[/red] {exc}; run `leadpipe up`")
         raise typer.Exit(1) from exc
     if response.status_code != 201:
-        console.print(f"[red]erasure refused ({response.status_code}):[/red] {response.text}")
+        console.print(f"[red]erasure refused ({response.status_code}):[/red] {refusal(response)}")
         raise typer.Exit(1)
     receipt = response.json()
     console.print(f"erasure {receipt['id']} at {receipt['erased_at']}")

@@ -13,6 +13,7 @@ from leadpipe.cli import dlq, erase, leads, reps, rules, tokens
 from leadpipe.cli.bench import app as bench_app
 from leadpipe.cli.config import load_environment
 from leadpipe.cli.demo import print_result, run_demo
+from leadpipe.cli.refusals import refusal
 from leadpipe.cli.services import service_status, start_services, stop_services
 from leadpipe.cli.sources import app as sources_app
 from leadpipe.localstack.errors import LocalStackError
@@ -96,7 +97,7 @@ def demo(timeout: float = typer.Option(30.0, help="Seconds to wait for the route
         request, answer = exc.request, exc.response
         console.print(
             f"[red]demo failed:[/red] {request.method} {request.url} answered "
-            f"{answer.status_code}: {answer.text[:300]}"
+            f"{answer.status_code}: {refusal(answer, 300)}"
         )
         if answer.status_code == 401:
             console.print(

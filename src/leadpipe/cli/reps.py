@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from leadpipe.cli.config import load_environment
+from leadpipe.cli.refusals import refusal
 from leadpipe.cli.tokens import cli_headers
 from leadpipe.routing.rep_file import RepFileError, parse_reps
 
@@ -61,7 +62,7 @@ def import_reps(
         console.print(f"[red]routing is not reachable:[/red] {exc}; run `leadpipe up`")
         raise typer.Exit(1) from exc
     if response.status_code != 200:
-        console.print(f"[red]import refused ({response.status_code}):[/red] {response.text}")
+        console.print(f"[red]import refused ({response.status_code}):[/red] {refusal(response)}")
         raise typer.Exit(1)
     result = response.json()
     console.print(f"{file.name}: {result['created']} rep(s) created, {result['updated']} updated.")

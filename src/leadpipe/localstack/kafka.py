@@ -132,8 +132,11 @@ class KafkaNode:
             )
         java = _java(log)
         log4j_config = kafka_deploy_dir() / "log4j2.properties"
-        self.home.mkdir(parents=True, exist_ok=True)
-        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        # Its data (the topics' segments) and logs are the owner's alone.
+        self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.home.chmod(0o700)
+        self.logs_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.logs_dir.chmod(0o700)
         self.config_file.write_text(self._server_properties(), encoding="utf-8")
         self._format_storage_once(java, libs, log4j_config, log)
 
@@ -278,6 +281,7 @@ class KafkaNode:
             what="kafka: formatting storage",
             timeout=TOOL_TIMEOUT,
             cwd=self.home,
+            private=True,
         )
         if done.returncode != 0:
             raise LocalStackError(

@@ -9,6 +9,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from leadpipe.localstack.errors import LocalStackError
 
@@ -37,6 +38,20 @@ class _PidRecord:
     start_time: str | None
 
 
+PRIVATE_UMASK = 0o077
+
+
+def open_private_log(log_file: Path) -> BinaryIO:
+    """``log_file`` opened for appending, readable and writable by its owner only, in a
+    directory only its owner can enter (log lines may name leads). A file or directory left
+    with looser modes by an earlier version is tightened."""
+    log_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    log_file.parent.chmod(0o700)
+    descriptor = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.fchmod(descriptor, 0o600)
+    return os.fdopen(descriptor, "ab")
+
+
 def start_detached(
     args: Sequence[str],
     *,
@@ -50,9 +65,8 @@ def start_detached(
 
     The process outlives the caller (a `leadpipe up` that exits leaves it running).
     """
-    log_file.parent.mkdir(parents=True, exist_ok=True)
     pid_file.parent.mkdir(parents=True, exist_ok=True)
-    with log_file.open("ab") as output:
+    with open_private_log(log_file) as output:
         try:
             process = subprocess.Popen(
                 list(args),
@@ -62,6 +76,9 @@ def start_detached(
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                # Logs and data the process creates (Kafka's segments and log4j files) are its
+                # owner's alone: they hold leads' personal data.
+                umask=PRIVATE_UMASK,
                 user=run_as.uid if run_as else None,
                 group=run_as.gid if run_as else None,
                 extra_groups=[] if run_as else None,
@@ -82,8 +99,10 @@ def run_tool(
     env: Mapping[str, str] | None = None,
     stdin: str = "",
     run_as: RunAs | None = None,
+    private: bool = False,
 ) -> "subprocess.CompletedProcess[str]":
-    """Run a command to completion with its output captured; `what` names the step in errors."""
+    """Run a command to completion with its output captured; `what` names the step in errors.
+    `private`: files it creates are its owner's alone."""
     try:
         return subprocess.run(
             list(args),
@@ -95,6 +114,7 @@ def run_tool(
             user=run_as.uid if run_as else None,
             group=run_as.gid if run_as else None,
             extra_groups=[] if run_as else None,
+            umask=PRIVATE_UMASK if private else -1,
             timeout=timeout,
             check=False,
         )

@@ -26,7 +26,9 @@ def make_metadata(schema: str) -> MetaData:
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    return create_async_engine(url, pool_size=pool_size, pool_pre_ping=True)
+    # hide_parameters: error messages would otherwise list a failed statement's values (an
+    # email looked up), and those messages reach logs and dead-letter headers.
+    return create_async_engine(url, pool_size=pool_size, pool_pre_ping=True, hide_parameters=True)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

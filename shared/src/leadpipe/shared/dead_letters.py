@@ -37,9 +37,37 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError):
         if exc.connection_invalidated:
             return True
-        sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-        return isinstance(sqlstate, str) and sqlstate.startswith(TRANSIENT_SQLSTATE_PREFIXES)
+        sqlstate = _sqlstate(exc)
+        return sqlstate is not None and sqlstate.startswith(TRANSIENT_SQLSTATE_PREFIXES)
     return False
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return sqlstate if isinstance(sqlstate, str) else None
+
+
+def failure_text(exc: BaseException) -> str:
+    """Why a handler failed, for the dead-letter headers: without the values of a database
+    statement. SQLAlchemy's message lists the statement's parameters, PostgreSQL's DETAIL line
+    a conflicting key, and both PostgreSQL and asyncpg put a value they refuse after a colon
+    ("invalid input syntax for type date: "…"", "invalid input for query argument $1: '…'"):
+    only the first line up to its first colon is kept."""
+    if isinstance(exc, DBAPIError):
+        cause = exc.orig if exc.orig is not None else exc
+        first_line = (str(cause).strip().splitlines() or [""])[0]
+        # SQLAlchemy's asyncpg adapter prefixes the driver's class: "<class '…'>: message".
+        message = first_line.rpartition(">: ")[2].partition(": ")[0]
+        return f"{failure_kind(exc)}: {message}"[:2000]
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+def failure_kind(exc: BaseException) -> str:
+    """The failure's class (and SQLSTATE), for log lines, which never carry event data."""
+    if isinstance(exc, DBAPIError):
+        sqlstate = _sqlstate(exc)
+        return f"{type(exc).__name__}[{sqlstate}]" if sqlstate else type(exc).__name__
+    return type(exc).__name__
 
 
 def dead_letter_headers(
@@ -88,6 +116,6 @@ class DeadLetterQueue:
                 "partition": record.partition,
                 "offset": record.offset,
                 "attempts": attempts,
-                "error": error[:300],
+                "error": error.partition(":")[0],
             },
         )

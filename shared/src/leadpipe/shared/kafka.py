@@ -10,7 +10,12 @@ from contextlib import suppress
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import (
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    ConsumerRebalanceListener,
+    ConsumerRecord,
+)
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.partitioner import murmur2
@@ -40,16 +45,23 @@ def make_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
     )
 
 
-def make_consumer(bootstrap: str, group_id: str, topics: Iterable[str]) -> AIOKafkaConsumer:
-    """A consumer that never commits on its own: offsets follow the database commit."""
-    return AIOKafkaConsumer(
-        *topics,
+def make_consumer(
+    bootstrap: str,
+    group_id: str,
+    topics: Iterable[str],
+    listener: ConsumerRebalanceListener | None = None,
+) -> AIOKafkaConsumer:
+    """A consumer that never commits on its own: offsets follow the database commit.
+    ``listener`` hears of rebalances (the consume loop's BatchGate)."""
+    consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         group_id=group_id,
         client_id=group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
+    consumer.subscribe(list(topics), listener=listener)
+    return consumer
 
 
 class Outgoing(NamedTuple):

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
 
 from pythonjsonlogger.json import JsonFormatter
+from sqlalchemy.exc import DBAPIError
+
+from leadpipe.shared.dead_letters import failure_text
 
 
 class RedactAccessLog(logging.Filter):
@@ -21,8 +25,23 @@ class RedactAccessLog(logging.Filter):
         return True
 
 
+class RedactDatabaseErrors(logging.Filter):
+    """A logged database exception keeps its traceback but not its text: PostgreSQL's and
+    asyncpg's messages quote the values they refused (an email), and SQLAlchemy's name the
+    statement."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, DBAPIError):
+            frames = "".join(traceback.format_tb(exc.__traceback__))
+            record.exc_text = f"Traceback (most recent call last):\n{frames}{failure_text(exc)}"
+            record.exc_info = None
+        return True
+
+
 def configure_logging(service: str, level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactDatabaseErrors())
     handler.setFormatter(
         JsonFormatter(
             "%(asctime)s %(levelname)s %(name)s %(message)s",

@@ -20,6 +20,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from leadpipe.shared.api_input import refuse_unstorable_text
 from leadpipe.shared.auth import TokenStore, require_by_method
 from leadpipe.shared.consume import BatchHandler, ConsumerHealth, consume_forever
 from leadpipe.shared.db import make_engine, make_sessionmaker
@@ -28,6 +29,8 @@ from leadpipe.shared.http import operations_router
 from leadpipe.shared.kafka import ensure_topics, make_consumer, make_producer
 from leadpipe.shared.memory import freeze_startup_objects
 from leadpipe.shared.outbox import OutboxRelay
+from leadpipe.shared.problems import install_problem_handlers
+from leadpipe.shared.rebalance import BatchGate
 from leadpipe.shared.retention import Retention, prune_forever
 from leadpipe.shared.settings import Settings
 
@@ -120,7 +123,8 @@ async def consumer_runtime(
     engine = make_engine(settings.database_url)
     sessions = make_sessionmaker(engine)
     producer = make_producer(settings.kafka_bootstrap, client_id=group_id)
-    consumer = make_consumer(settings.kafka_bootstrap, group_id, topics_in)
+    gate = BatchGate()
+    consumer = make_consumer(settings.kafka_bootstrap, group_id, topics_in, listener=gate)
     relay = OutboxRelay(sessions, outbox, producer, settings.kafka_bootstrap)
     health = ConsumerHealth()
     try:
@@ -145,6 +149,7 @@ async def consumer_runtime(
                     handler,
                     health,
                     DeadLetterQueue(producer, settings.topics.lead_events_dlq),
+                    gate=gate,
                 ),
                 name="consume",
             ),
@@ -216,12 +221,17 @@ def create_consumer_app(
         runtime: ConsumerRuntime = app.state.runtime
         return await runtime.readiness()
 
+    install_problem_handlers(app)
     app.include_router(operations_router(readiness))
     include_protected(app, routers)
     return app
 
 
 def include_protected(app: FastAPI, routers: Sequence[APIRouter]) -> None:
-    """Every API route needs a token: read scope to read, admin scope for the rest."""
+    """Every API route needs a token: read scope to read, admin scope for the rest; then its
+    text inputs must be storable (checked before any route's code runs)."""
     for router in routers:
-        app.include_router(router, dependencies=[Depends(require_by_method())])
+        app.include_router(
+            router,
+            dependencies=[Depends(require_by_method()), Depends(refuse_unstorable_text)],
+        )

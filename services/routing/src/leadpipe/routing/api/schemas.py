@@ -51,7 +51,7 @@ class RepIn(BaseModel):
         default_factory=list, description="ISO 639 language codes; empty = any language."
     )
     capacity: int | None = Field(
-        default=None, ge=0, description="Most open leads at once; none = unlimited."
+        default=None, ge=0, le=1_000_000, description="Most open leads at once; none = unlimited."
     )
     weight: int = Field(default=1, ge=1, le=1000, description="Share in weighted round-robin.")
     time_zone: str = Field(default="UTC", description="IANA name, e.g. Europe/Berlin.")
@@ -188,8 +188,9 @@ class PoolOut(PoolIn):
 class SizeRange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    min: int | None = Field(default=None, ge=0)
-    max: int | None = Field(default=None, ge=0)
+    # Bounded: beyond any company, and within the 32-bit integers the database compares.
+    min: int | None = Field(default=None, ge=0, le=100_000_000)
+    max: int | None = Field(default=None, ge=0, le=100_000_000)
 
 
 class ConditionsIn(BaseModel):

@@ -24,6 +24,7 @@ from leadpipe.scoring.domain.consent import tracking_stopped
 from leadpipe.scoring.domain.engagement import engagement_at, engagement_recorded
 from leadpipe.scoring.domain.qualification import open_questions, temperature_of
 from leadpipe.scoring.domain.rules import Rules
+from leadpipe.shared.api_input import bounded_instant, text_problem
 
 
 async def find_lead(
@@ -150,8 +151,10 @@ def encode_cursor(updated_at: datetime, lead_id: str) -> str:
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         at, lead_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        return datetime.fromisoformat(at), lead_id
-    except (ValueError, UnicodeDecodeError) as exc:
+        if text_problem(lead_id) is not None:
+            raise ValueError("unstorable lead id")
+        return bounded_instant(datetime.fromisoformat(at)), lead_id
+    except (ValueError, UnicodeError) as exc:
         raise BadCursor("is not a cursor this API returned") from exc
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadpipe.scoring.adapters.lead_view import BadCursor, LeadFilter, find_lead, list_leads
 from leadpipe.scoring.adapters.rules_store import RulesCache
 from leadpipe.scoring.api.schemas import LeadPage, LeadView
+from leadpipe.shared.api_input import Instant
 from leadpipe.shared.events import Stage
+from leadpipe.shared.problems import Problem
 
 
 def sessions_of(request: Request) -> async_sessionmaker[AsyncSession]:
@@ -31,7 +33,7 @@ def leads_router(rules: RulesCache) -> APIRouter:
         stage: Stage | None = None,
         grade: Literal["A", "B", "C"] | None = None,
         temperature: Literal["cold", "warm", "hot"] | None = None,
-        updated_since: datetime | None = None,
+        updated_since: Instant | None = None,
         cursor: str | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
     ) -> LeadView | LeadPage:
@@ -47,14 +49,8 @@ def leads_router(rules: RulesCache) -> APIRouter:
                     lead_id=None,
                 )
                 if view is None:
-                    raise HTTPException(
-                        404, detail={"field": "email", "reason": "no lead with this email"}
-                    )
+                    raise Problem(404, "email", "no lead with this email")
                 return view
-            if updated_since is not None and updated_since.tzinfo is None:
-                raise HTTPException(
-                    422, detail={"field": "updated_since", "reason": "needs a time zone offset"}
-                )
             try:
                 return await list_leads(
                     session,
@@ -68,7 +64,7 @@ def leads_router(rules: RulesCache) -> APIRouter:
                     limit=limit,
                 )
             except BadCursor as exc:
-                raise HTTPException(422, detail={"field": "cursor", "reason": str(exc)}) from exc
+                raise Problem(422, "cursor", str(exc)) from exc
 
     @router.get("/{lead_id}", response_model=LeadView)
     async def lead_by_id(request: Request, lead_id: str) -> LeadView:
@@ -77,7 +73,7 @@ def leads_router(rules: RulesCache) -> APIRouter:
                 session, await rules.active(session), datetime.now(UTC), email=None, lead_id=lead_id
             )
         if view is None:
-            raise HTTPException(404, detail={"field": "lead_id", "reason": "no lead with this id"})
+            raise Problem(404, "lead_id", "no lead with this id")
         return view
 
     return router

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from leadpipe.scoring.adapters.rules_store import RulesCache, VersionConflict, activate
 from leadpipe.scoring.adapters.whatif import what_if
@@ -13,16 +13,20 @@ from leadpipe.scoring.api.leads import sessions_of
 from leadpipe.scoring.api.schemas import RulesText, RulesVersionOut, WhatIfReport
 from leadpipe.scoring.domain.rules import Rules
 from leadpipe.scoring.rules.loader import RulesError, parse_rules
+from leadpipe.shared.problems import problem_response
 
 
-def _problems(error: RulesError) -> JSONResponse:
-    return JSONResponse(
-        status_code=422,
-        content={
-            "error": {"reason": "the rules file is invalid"},
+def _problems(error: RulesError) -> Response:
+    """422 with every problem of the file: as ``errors`` (the path as the field) and, with the
+    file named, as the extension member ``problems``."""
+    return problem_response(
+        422,
+        [{"field": p.path, "reason": p.reason} for p in error.problems],
+        detail=f"the rules file is invalid ({len(error.problems)} problem(s))",
+        extensions={
             "problems": [
                 {"file": p.file, "path": p.path, "reason": p.reason} for p in error.problems
-            ],
+            ]
         },
     )
 
@@ -45,14 +49,14 @@ def rules_router(cache: RulesCache) -> APIRouter:
             return _out(await cache.active(session), active=True)
 
     @router.post("/validate", response_model=RulesVersionOut, responses={422: {}})
-    async def validate(body: RulesText) -> RulesVersionOut | JSONResponse:
+    async def validate(body: RulesText) -> RulesVersionOut | Response:
         try:
             return _out(parse_rules(body.text, body.file), active=False)
         except RulesError as exc:
             return _problems(exc)
 
     @router.post("/simulate", response_model=WhatIfReport, responses={422: {}})
-    async def simulate(request: Request, body: RulesText) -> WhatIfReport | JSONResponse:
+    async def simulate(request: Request, body: RulesText) -> WhatIfReport | Response:
         try:
             draft = parse_rules(body.text, body.file)
         except RulesError as exc:
@@ -62,16 +66,14 @@ def rules_router(cache: RulesCache) -> APIRouter:
             return await what_if(session, draft)
 
     @router.post("/activate", response_model=RulesVersionOut, responses={409: {}, 422: {}})
-    async def activate_rules(request: Request, body: RulesText) -> RulesVersionOut | JSONResponse:
+    async def activate_rules(request: Request, body: RulesText) -> RulesVersionOut | Response:
         try:
             async with sessions_of(request)() as session, session.begin():
                 rules = await activate(session, body.text, body.file, datetime.now(UTC))
         except RulesError as exc:
             return _problems(exc)
         except VersionConflict as exc:
-            return JSONResponse(
-                status_code=409, content={"error": {"field": "version", "reason": str(exc)}}
-            )
+            return problem_response(409, [{"field": "version", "reason": str(exc)}])
         return _out(rules, active=True)
 
     return router

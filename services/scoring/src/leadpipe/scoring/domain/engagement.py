@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from leadpipe.scoring.domain.rules import Category
 
@@ -57,22 +57,30 @@ def engagement_recorded(state: Mapping[str, CategoryPoints]) -> int:
     return sum(points(held.value) for held in state.values())
 
 
+# No crossing is searched beyond this instant: far enough to mean "never" for any lead, and
+# clear of the end of year 9999, where datetime arithmetic overflows.
+HORIZON = datetime(9000, 1, 1, tzinfo=UTC)
+
+
 def falls_below_at(
     state: Mapping[str, CategoryPoints],
     categories: Mapping[str, Category],
     threshold: int,
     now: datetime,
 ) -> datetime | None:
-    """The first moment at or after ``now`` when engagement drops below ``threshold``, or None
-    when it already is below (nothing to wait for). Found by bisection on a monotone function:
-    the sum only falls with time, so the crossing is unique."""
+    """The first moment at or after ``now`` when engagement is below ``threshold``: ``now``
+    itself when it already is; None when that moment is not before ``HORIZON`` (or the
+    threshold cannot be undercut). Found by bisection on a monotone function: the sum only
+    falls with time, so the crossing is unique."""
+    if threshold <= 0 or now >= HORIZON:
+        return None
     if engagement_at(state, categories, now) < threshold:
+        return now
+    if engagement_at(state, categories, HORIZON) >= threshold:
         return None
-    if threshold <= 0:
-        return None
-    low, high = now, now + timedelta(days=1)
+    low, high = now, _later(now, timedelta(days=1))
     while engagement_at(state, categories, high) >= threshold:
-        low, high = high, high + (high - now)
+        low, high = high, _later(high, high - now)
     while (high - low) > timedelta(minutes=1):
         middle = low + (high - low) / 2
         if engagement_at(state, categories, middle) >= threshold:
@@ -80,3 +88,8 @@ def falls_below_at(
         else:
             high = middle
     return high
+
+
+def _later(when: datetime, step: timedelta) -> datetime:
+    """``when + step``, but no later than ``HORIZON``."""
+    return HORIZON if step >= HORIZON - when else when + step

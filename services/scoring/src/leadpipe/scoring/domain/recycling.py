@@ -10,21 +10,24 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from leadpipe.scoring.domain.engagement import engagement_at, falls_below_at
+from leadpipe.scoring.domain.engagement import HORIZON, engagement_at, falls_below_at
 from leadpipe.scoring.domain.lead import LeadState
 from leadpipe.scoring.domain.lifecycle import Transition, TransitionRefused, transition
 from leadpipe.scoring.domain.rules import Rules
 from leadpipe.shared.events import Stage
 
+RECYCLE_HORIZON = HORIZON
+
 
 def recycle_at(state: LeadState, rules: Rules, now: datetime) -> datetime | None:
-    """When this lead is due for nurture, or None when it never will be as it stands.
+    """When this lead is due for nurture, or None when it never will be as it stands (or only
+    beyond ``RECYCLE_HORIZON``, as after an event dated in the far future).
 
     Only MQLs that got there by their scores: a hand-raiser waits for sales, never for decay."""
     threshold = rules.nurture_below_engagement
     if threshold is None or state.stage != Stage.MQL or state.hand_raiser:
         return None
-    return falls_below_at(state.engagement, rules.categories, threshold, now) or now
+    return falls_below_at(state.engagement, rules.categories, threshold, now)
 
 
 def recycle(
