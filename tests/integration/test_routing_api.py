@@ -97,7 +97,7 @@ async def test_an_unknown_pool_strategy_is_refused_naming_the_field(
 ) -> None:
     response = await client.put("/v1/pools/dach", json={"role": "ae", "strategy": "random"})
     assert response.status_code == 422
-    error = response.json()["error"]
+    [error] = response.json()["errors"]
     assert error["field"] == "strategy"
     assert "round-robin" in error["reason"]
     assert (await client.get("/v1/pools")).json() == []
