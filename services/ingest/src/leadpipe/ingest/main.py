@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager, suppress
 import uvicorn
 from fastapi import FastAPI
 
+from leadpipe.ingest.adapters.metrics import ACCEPTED
 from leadpipe.ingest.adapters.publisher import EventPublisher
 from leadpipe.ingest.adapters.secret_box import SecretBox
 from leadpipe.ingest.adapters.source_cache import SourceCache
@@ -23,6 +24,7 @@ from leadpipe.ingest.api.tracking import router as tracking_router
 from leadpipe.ingest.api.webhooks import router as webhooks_router
 from leadpipe.ingest.domain.rate_limit import RateLimiter
 from leadpipe.shared.db import make_engine, make_sessionmaker
+from leadpipe.shared.docs import serve_docs
 from leadpipe.shared.http import operations_router
 from leadpipe.shared.kafka import ensure_topics, make_producer
 from leadpipe.shared.logs import configure_logging
@@ -56,6 +58,7 @@ def create_app(settings: Settings, *, startup_timeout_s: float = 120.0) -> FastA
         await start_with_retry(producer.start, "kafka producer", give_up_after_s=startup_timeout_s)
         await start_with_retry(sources.load, "source registry", give_up_after_s=startup_timeout_s)
         refresher = asyncio.create_task(sources.keep_fresh(), name="source-refresh")
+        ACCEPTED.only_registered(lambda source: sources.registry.knows(source))
         app.state.ingest = Ingest(
             publisher=EventPublisher(producer, topics.lead_events, settings.kafka_ack_timeout_s),
             sources=sources,
@@ -72,7 +75,10 @@ def create_app(settings: Settings, *, startup_timeout_s: float = 120.0) -> FastA
             await producer.stop()
             await engine.dispose()
 
-    app = FastAPI(title="leadpipe ingest", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="leadpipe ingest", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None
+    )
+    serve_docs(app)
 
     async def readiness() -> dict[str, bool]:
         ingest: Ingest = app.state.ingest

@@ -22,6 +22,7 @@ from leadpipe.routing.consumer import RoutingBatchHandler, utc_now
 from leadpipe.shared.auth import TokenStore
 from leadpipe.shared.bulk import table_of
 from leadpipe.shared.consume import BatchHandler
+from leadpipe.shared.docs import serve_docs
 from leadpipe.shared.http import operations_router
 from leadpipe.shared.logs import configure_logging
 from leadpipe.shared.outbox import OutboxRelay
@@ -72,7 +73,10 @@ def create_app(settings: Settings, routing: RoutingSettings | None = None) -> Fa
                 with suppress(asyncio.CancelledError, Exception):
                     await clock_task
 
-    app = FastAPI(title="leadpipe routing", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="leadpipe routing", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None
+    )
+    serve_docs(app)
 
     async def readiness() -> dict[str, bool]:
         runtime: ConsumerRuntime = app.state.runtime
