@@ -7,7 +7,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
-import uvicorn
 from fastapi import FastAPI
 
 from leadpipe.ingest.adapters.metrics import ACCEPTED
@@ -30,6 +29,7 @@ from leadpipe.shared.kafka import ensure_topics, make_producer
 from leadpipe.shared.logs import configure_logging
 from leadpipe.shared.memory import freeze_startup_objects
 from leadpipe.shared.runtime import start_with_retry
+from leadpipe.shared.serving import serve
 from leadpipe.shared.settings import Settings
 
 EVENT_ROUTES: dict[str, Endpoint] = {**TRACKING_ROUTES, **FORM_ROUTES}
@@ -96,10 +96,11 @@ def run() -> None:
     settings = Settings()
     configure_logging("ingest", settings.log_level)
     # No access log: URLs can carry a webhook token; refusals are logged without input.
-    uvicorn.run(
+    serve(
         DirectPosts(create_app(settings), EVENT_ROUTES),
         host=settings.host,
         port=settings.ingest_port,
+        request_timeout_s=settings.request_timeout_s,
         log_config=None,
         access_log=False,
     )

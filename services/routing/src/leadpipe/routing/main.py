@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -27,6 +26,7 @@ from leadpipe.shared.http import operations_router
 from leadpipe.shared.logs import configure_logging
 from leadpipe.shared.outbox import OutboxRelay
 from leadpipe.shared.runtime import ConsumerRuntime, consumer_runtime, include_protected
+from leadpipe.shared.serving import serve
 from leadpipe.shared.settings import Settings
 
 GROUP_ID = "leadpipe-routing"
@@ -94,8 +94,12 @@ def create_app(settings: Settings, routing: RoutingSettings | None = None) -> Fa
 def run() -> None:
     settings = Settings()
     configure_logging("routing", settings.log_level)
-    uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.routing_port, log_config=None
+    serve(
+        create_app(settings),
+        host=settings.host,
+        port=settings.routing_port,
+        request_timeout_s=settings.request_timeout_s,
+        log_config=None,
     )
 
 
