@@ -10,7 +10,12 @@ from typer.testing import CliRunner
 from leadpipe.cli.sources import app as sources_cli
 from leadpipe.ingest.adapters.metrics import UNREGISTERED_FORMS, BySource
 from leadpipe.ingest.api.forms import HTML_FORM, _accepted
-from leadpipe.ingest.domain.idempotency import KeyReused, RecentKeys, content_digest
+from leadpipe.ingest.domain.idempotency import (
+    KeyReused,
+    RecentKeys,
+    body_scoped,
+    content_digest,
+)
 from leadpipe.ingest.domain.sources import Source, SourceKind, SourceRegistry, thank_you_url
 
 
@@ -114,3 +119,9 @@ def test_a_stored_javascript_thank_you_page_is_never_redirected_to() -> None:
     assert _accepted(HTML_FORM, good, "event-1", {}).headers["location"] == (
         "https://kunde.example/danke"
     )
+
+
+def test_an_unsigned_webhooks_idempotency_key_is_scoped_to_its_body() -> None:
+    assert body_scoped("k-1", b'{"a": 1}') == body_scoped("k-1", b'{"a": 1}')
+    assert body_scoped("k-1", b'{"a": 1}') != body_scoped("k-1", b'{"a": 2}')
+    assert body_scoped(None, b"{}") is None

@@ -19,6 +19,7 @@ from leadpipe.ingest.api.body import (
 )
 from leadpipe.ingest.api.openapi import WEBHOOK_BODY, request_body
 from leadpipe.ingest.api.state import Ingest, ingest_of
+from leadpipe.ingest.domain.idempotency import body_scoped
 from leadpipe.ingest.domain.refusals import Unauthorised
 from leadpipe.ingest.domain.signatures import verify_hubspot_v3, verify_standard_webhook
 from leadpipe.ingest.domain.sources import Source, SourceKind
@@ -69,7 +70,7 @@ def _events(request: Request, ingest: Ingest, source: Source, body: bytes) -> li
     else:
         if not source.accepts_token(_token(request)):
             raise Unauthorised("token", "is not this source's token")
-        delivery_id = headers.get("webhook-id") or headers.get("idempotency-key")
+        delivery_id = headers.get("webhook-id") or body_scoped(headers.get("idempotency-key"), body)
     return [
         generic_event(
             parse_json(body),

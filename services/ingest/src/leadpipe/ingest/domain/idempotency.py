@@ -36,6 +36,11 @@ def scoped_key(key: str, digest: str) -> str:
     return f"{key}\n{digest}"
 
 
+def body_scoped(key: str | None, body: bytes) -> str | None:
+    """``key`` scoped to a raw request body (webhooks: the body is what was signed or sent)."""
+    return scoped_key(key, hashlib.sha256(body).hexdigest()) if key else None
+
+
 class RecentKeys:
     """The content each key was last used with, for ``keep_s`` and at most ``capacity`` keys
     (the oldest go first): memory stays bounded whatever clients send."""
