@@ -103,8 +103,8 @@ def storable_json(value: object, where: str = "") -> bytes:
     in it could not be stored, naming the field. ``where`` prefixes field names as the
     callers' do (``batch[3].``), ``""`` for a whole body.
 
-    Serialising first is the quick test (a third of what walking every value costs); the
-    walk runs only when the JSON shows a NUL, a long run of digits, or cannot be made."""
+    Serialising first is the quick test (much cheaper than walking every value in Python);
+    the walk runs only when the JSON shows a NUL, a long run of digits, or cannot be made."""
     try:
         serialised = orjson.dumps(value)
     except (orjson.JSONEncodeError, TypeError):  # a lone surrogate, an integer beyond 64 bits
