@@ -7,12 +7,14 @@ from __future__ import annotations
 import base64
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, timedelta, timezone
 from typing import Any
 
 import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadpipe.ingest.domain.sources import SourceKind
@@ -23,6 +25,26 @@ from tests.integration.ingest_process import IngestProcess, new_source, wait_for
 pytestmark = pytest.mark.integration
 # The document the service serves at /openapi.json; building the app connects to nothing.
 schema = schemathesis.openapi.from_dict(create_app(Settings()).openapi())
+# Times and emails that have broken consumers or ingest itself, among ordinary ones: times that
+# leave the calendar once in UTC, far ahead or before 1970, odd offsets; text with a NUL.
+OFFSETS = st.sampled_from([UTC, timezone(timedelta(hours=14)), timezone(timedelta(hours=-12))])
+schemathesis.openapi.format(
+    "date-time",
+    st.one_of(
+        st.sampled_from(
+            [
+                "0001-01-01T00:00:00+01:00",
+                "9999-12-31T23:00:00-05:00",
+                "3000-01-01T00:00:00Z",
+                "1969-12-31T23:59:59Z",
+            ]
+        ),
+        st.datetimes(timezones=OFFSETS).map(lambda at: at.isoformat()),
+    ),
+)
+schemathesis.openapi.format(
+    "email", st.one_of(st.emails(), st.emails().map(lambda email: "\x00" + email))
+)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from leadpipe.ingest.adapters.source_store import (
     revoke_source,
 )
 from leadpipe.ingest.domain.providers import PROVIDERS, SOURCE_KINDS
-from leadpipe.ingest.domain.sources import SourceKind
+from leadpipe.ingest.domain.sources import SourceKind, thank_you_url
 from leadpipe.shared.db import make_engine, make_sessionmaker
 
 app = typer.Typer(
@@ -117,6 +117,12 @@ def add(
     if not NAME.fullmatch(name):
         console.print("[red]NAME[/red]: use 1-100 letters, digits, '.', '_' or '-'")
         raise typer.Exit(2)
+    if thank_you is not None:
+        try:
+            thank_you = thank_you_url(thank_you)
+        except ValueError as exc:
+            console.print(f"[red]--thank-you[/red]: {exc} (got {thank_you!r})")
+            raise typer.Exit(2) from exc
     options = SourceOptions(tuple(allow_origin or ()), thank_you, unsigned, client_secret)
     try:
         created = asyncio.run(_add(name, kind, options))

@@ -25,6 +25,7 @@ from leadpipe.shared.auth import TokenStore, require_by_method
 from leadpipe.shared.consume import BatchHandler, ConsumerHealth, consume_forever
 from leadpipe.shared.db import make_engine, make_sessionmaker
 from leadpipe.shared.dead_letters import DeadLetterQueue
+from leadpipe.shared.docs import serve_docs
 from leadpipe.shared.http import operations_router
 from leadpipe.shared.kafka import ensure_topics, make_consumer, make_producer
 from leadpipe.shared.memory import freeze_startup_objects
@@ -215,7 +216,8 @@ def create_consumer_app(
             app.state.known_tokens = TokenStore(runtime.sessions, tokens).known
             yield
 
-    app = FastAPI(title=title, version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title=title, version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    serve_docs(app)
 
     async def readiness() -> dict[str, bool]:
         runtime: ConsumerRuntime = app.state.runtime

@@ -28,6 +28,12 @@ class Settings(BaseSettings):
     ingest_port: int = 8000
     scoring_port: int = 8001
     routing_port: int = 8002
+    request_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a client may take to send a whole request (headers and body) "
+        "from its first byte; a slower one gets 408 and its connection is closed.",
+    )
     kafka_ack_timeout_s: float = Field(
         default=5.0, gt=0, description="How long ingest waits for Kafka before answering 503."
     )

@@ -8,9 +8,9 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
-import uvicorn
 from fastapi import FastAPI
 
+from leadpipe.ingest.adapters.metrics import ACCEPTED
 from leadpipe.ingest.adapters.publisher import EventPublisher
 from leadpipe.ingest.adapters.secret_box import SecretBox
 from leadpipe.ingest.adapters.source_cache import SourceCache
@@ -24,11 +24,13 @@ from leadpipe.ingest.api.tracking import router as tracking_router
 from leadpipe.ingest.api.webhooks import router as webhooks_router
 from leadpipe.ingest.domain.rate_limit import RateLimiter
 from leadpipe.shared.db import make_engine, make_sessionmaker
+from leadpipe.shared.docs import serve_docs
 from leadpipe.shared.http import operations_router
 from leadpipe.shared.kafka import ensure_topics, make_producer
 from leadpipe.shared.logs import configure_logging
 from leadpipe.shared.memory import freeze_startup_objects
 from leadpipe.shared.runtime import start_with_retry
+from leadpipe.shared.serving import serve
 from leadpipe.shared.settings import Settings
 
 EVENT_ROUTES: dict[str, Endpoint] = {**TRACKING_ROUTES, **FORM_ROUTES}
@@ -62,6 +64,7 @@ def create_app(settings: Settings, *, startup_timeout_s: float = 120.0) -> FastA
         await start_with_retry(producer.start, "kafka producer", give_up_after_s=startup_timeout_s)
         await start_with_retry(sources.load, "source registry", give_up_after_s=startup_timeout_s)
         refresher = asyncio.create_task(sources.keep_fresh(), name="source-refresh")
+        ACCEPTED.only_registered(lambda source: sources.registry.knows(source))
         app.state.ingest = Ingest(
             publisher=EventPublisher(producer, topics.lead_events, settings.kafka_ack_timeout_s),
             sources=sources,
@@ -78,7 +81,10 @@ def create_app(settings: Settings, *, startup_timeout_s: float = 120.0) -> FastA
             await producer.stop()
             await engine.dispose()
 
-    app = FastAPI(title="leadpipe ingest", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="leadpipe ingest", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None
+    )
+    serve_docs(app)
 
     async def readiness() -> dict[str, bool]:
         ingest: Ingest = app.state.ingest
@@ -96,10 +102,11 @@ def run() -> None:
     settings = Settings()
     configure_logging("ingest", settings.log_level)
     # No access log: URLs can carry a webhook token; refusals are logged without input.
-    uvicorn.run(
+    serve(
         DirectPosts(create_app(settings), EVENT_ROUTES),
         host=settings.host,
         port=settings.ingest_port,
+        request_timeout_s=settings.request_timeout_s,
         log_config=None,
         access_log=False,
     )

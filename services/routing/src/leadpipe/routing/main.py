@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -22,10 +21,12 @@ from leadpipe.routing.consumer import RoutingBatchHandler, utc_now
 from leadpipe.shared.auth import TokenStore
 from leadpipe.shared.bulk import table_of
 from leadpipe.shared.consume import BatchHandler
+from leadpipe.shared.docs import serve_docs
 from leadpipe.shared.http import operations_router
 from leadpipe.shared.logs import configure_logging
 from leadpipe.shared.outbox import OutboxRelay
 from leadpipe.shared.runtime import ConsumerRuntime, consumer_runtime, include_protected
+from leadpipe.shared.serving import serve
 from leadpipe.shared.settings import Settings
 
 GROUP_ID = "leadpipe-routing"
@@ -72,7 +73,10 @@ def create_app(settings: Settings, routing: RoutingSettings | None = None) -> Fa
                 with suppress(asyncio.CancelledError, Exception):
                     await clock_task
 
-    app = FastAPI(title="leadpipe routing", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="leadpipe routing", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None
+    )
+    serve_docs(app)
 
     async def readiness() -> dict[str, bool]:
         runtime: ConsumerRuntime = app.state.runtime
@@ -90,8 +94,12 @@ def create_app(settings: Settings, routing: RoutingSettings | None = None) -> Fa
 def run() -> None:
     settings = Settings()
     configure_logging("routing", settings.log_level)
-    uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.routing_port, log_config=None
+    serve(
+        create_app(settings),
+        host=settings.host,
+        port=settings.routing_port,
+        request_timeout_s=settings.request_timeout_s,
+        log_config=None,
     )
 
 

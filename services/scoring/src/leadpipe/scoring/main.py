@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
 
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -24,6 +23,7 @@ from leadpipe.shared.consume import BatchHandler
 from leadpipe.shared.logs import configure_logging
 from leadpipe.shared.outbox import OutboxRelay
 from leadpipe.shared.runtime import ConsumerRuntime, create_consumer_app
+from leadpipe.shared.serving import serve
 from leadpipe.shared.settings import Settings
 
 GROUP_ID = "leadpipe-scoring"
@@ -81,8 +81,12 @@ def create_app(settings: Settings) -> FastAPI:
 def run() -> None:
     settings = Settings()
     configure_logging("scoring", settings.log_level)
-    uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.scoring_port, log_config=None
+    serve(
+        create_app(settings),
+        host=settings.host,
+        port=settings.scoring_port,
+        request_timeout_s=settings.request_timeout_s,
+        log_config=None,
     )
 
 

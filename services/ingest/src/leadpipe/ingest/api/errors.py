@@ -8,6 +8,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+from starlette.responses import Response
 
 from leadpipe.ingest.adapters.metrics import REFUSED
 from leadpipe.ingest.adapters.publisher import KafkaUnavailable
@@ -49,6 +51,13 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, RateLimited):
             response.headers["Retry-After"] = str(exc.retry_after_s)
         return response
+
+    @app.exception_handler(ClientDisconnect)
+    async def disconnected(request: Request, exc: ClientDisconnect) -> Response:
+        # Gone before its body arrived (or cut off by the server's request deadline): there
+        # is no one to answer, and nothing for the error log.
+        REFUSED.labels(source_of(request), "client_disconnected").inc()
+        return Response(status_code=400)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JsonResponse:

@@ -6,6 +6,7 @@ accepted too. A registered form source adds a CORS allow-list and a thank-you pa
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from typing import Annotated
 
@@ -24,8 +25,10 @@ from leadpipe.ingest.api.body import (
 from leadpipe.ingest.api.openapi import FORM_FIELDS, request_body
 from leadpipe.ingest.api.state import ingest_of
 from leadpipe.ingest.domain.forms import HONEYPOT_FIELD, FieldError, form_event, html_fields
+from leadpipe.ingest.domain.idempotency import content_digest, scoped_key
 from leadpipe.ingest.domain.refusals import Refusal
-from leadpipe.ingest.domain.sources import Source, SourceKind
+from leadpipe.ingest.domain.sources import Source, SourceKind, thank_you_url
+from leadpipe.ingest.domain.storable import check_id
 from leadpipe.ingest.domain.tracking import event_id_for
 from leadpipe.shared.http import JsonResponse
 
@@ -96,23 +99,40 @@ async def submit_form(request: Request, form_id: FORM_ID) -> Response:
         # A bot filled the field people cannot see: answer as if accepted, forward nothing.
         REFUSED.labels(request.state.source, "honeypot").inc()
         return _accepted(kind, source, str(uuid.uuid4()), cors)
-    # A client that retries with the same Idempotency-Key sends the same event (one event id),
-    # so an attempt that reached Kafka before its answer was lost is not applied twice.
+    # The key with the content: a retry is the same event, other content another (see
+    # domain/idempotency.py).
+    key = request.headers.get("idempotency-key")
+    check_id(key, "Idempotency-Key")
+    digest = content_digest(fields) if key else ""
     event = form_event(
         form_id,
         fields,
         source=f"form:{form_id}",
         received_at=ingest.now(),
-        event_id=event_id_for(f"form:{form_id}", request.headers.get("idempotency-key")),
+        event_id=event_id_for(f"form:{form_id}", scoped_key(key, digest) if key else None),
     )
+    if key:
+        ingest.keys.claim(form_id, key, digest, time.monotonic())
     ingest.admit(request, request.state.source, 1)
     await ingest.publisher.publish(event, traceparent(request))
     return _accepted(kind, source, event.event_id, cors)
 
 
+def _thank_you(source: Source | None) -> str | None:
+    """The form's thank-you page; never one a browser would run (a row written around the
+    CLI's check could hold ``javascript:``)."""
+    if source is None or not source.thank_you_url:
+        return None
+    try:
+        return thank_you_url(source.thank_you_url)
+    except ValueError:
+        return None
+
+
 def _accepted(kind: str, source: Source | None, event_id: str, cors: dict[str, str]) -> Response:
-    if kind == HTML_FORM and source is not None and source.thank_you_url:
-        return RedirectResponse(source.thank_you_url, status_code=303, headers=cors)
+    thanks = _thank_you(source) if kind == HTML_FORM else None
+    if thanks is not None:
+        return RedirectResponse(thanks, status_code=303, headers=cors)
     return JsonResponse({"success": True, "event_id": event_id}, status_code=202, headers=cors)
 
 

@@ -10,6 +10,7 @@ from pydantic import JsonValue
 
 from leadpipe.ingest.domain.emails import normalise_email
 from leadpipe.ingest.domain.refusals import FieldError
+from leadpipe.ingest.domain.storable import check_counts, storable_json
 from leadpipe.shared.events import Consent, Identity, InboundEvent
 
 __all__ = ["HONEYPOT_FIELD", "FieldError", "form_event", "html_fields", "normalise_email"]
@@ -77,6 +78,8 @@ def form_event(
     for name, value in fields.items():
         if isinstance(value, str) and len(value) > MAX_FIELD_LENGTH:
             raise FieldError(name, f"is longer than {MAX_FIELD_LENGTH} characters")
+    storable_json(fields)
+    check_counts(fields)
     email = normalise_email(fields.get("email"))
     traits: dict[str, JsonValue] = {k: v for k, v in fields.items() if k in TRAIT_FIELDS}
     traits["email"] = email

@@ -7,6 +7,7 @@ import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from urllib.parse import urlsplit
 
 
 class SourceKind(StrEnum):
@@ -67,3 +68,17 @@ class SourceRegistry:
     def named(self, name: str, *kinds: str) -> Source | None:
         found = self.by_name.get(name)
         return found if found is not None and found.kind in kinds else None
+
+    def knows(self, event_source: str) -> bool:
+        """Whether ``event_source`` (``form:contact``) is an active source's."""
+        found = self.by_name.get(event_source.partition(":")[2])
+        return found is not None and found.event_source == event_source
+
+
+def thank_you_url(url: str) -> str:
+    """A form's thank-you page: an absolute http(s) URL, nothing a browser would run
+    (``javascript:``, ``data:``) or resolve against the customer's page."""
+    parsed = urlsplit(url.strip())
+    if parsed.scheme.lower() not in {"http", "https"} or not parsed.netloc:
+        raise ValueError("must be an absolute http:// or https:// URL")
+    return url.strip()

@@ -17,7 +17,10 @@ def parse_timestamp(raw: object, field: str) -> datetime | None:
         parsed = datetime.fromisoformat(raw.strip())
     except ValueError as exc:
         raise FieldError(field, f"is not an ISO-8601 time: {raw[:40]!r}") from exc
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    try:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except OverflowError as exc:  # 0001-01-01T00:00+01:00 is in year 0 in UTC
+        raise FieldError(field, "is out of range once in UTC") from exc
 
 
 def corrected(

@@ -12,11 +12,11 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime
 
-import orjson
 from pydantic import JsonValue
 
 from leadpipe.ingest.domain.emails import normalise_email
 from leadpipe.ingest.domain.refusals import FieldError, Malformed, TooLarge
+from leadpipe.ingest.domain.storable import check_counts, check_id, storable_json, within_window
 from leadpipe.ingest.domain.timestamps import corrected, parse_timestamp
 from leadpipe.shared.events import Identity, InboundEvent
 
@@ -78,6 +78,7 @@ def _object(call: Mapping[str, JsonValue], name: str, where: str) -> Json:
 def _id(call: Mapping[str, JsonValue], name: str, where: str) -> str | None:
     value = call.get(name)
     if type(value) is str:  # nearly always: the quick way out
+        check_id(value, f"{where}{name}")
         return value or None
     if value is None:
         return None
@@ -112,7 +113,7 @@ def call_event(
     batch (``None``). ``batch`` is the enclosing batch body, whose ``context``,
     ``integrations`` and ``sentAt`` apply to each item unless it has its own. ``where`` prefixes
     field names in errors (``batch[3].``)."""
-    if len(orjson.dumps(call)) > MAX_EVENT_BYTES:
+    if len(storable_json(call, where)) > MAX_EVENT_BYTES:
         raise TooLarge(where.rstrip(".") or "body", "event is larger than 32 KB")
     outer = batch or {}
     kind = call_type or call.get("type")
@@ -136,6 +137,7 @@ def call_event(
         name = call.get("event")
         if not isinstance(name, str) or not name.strip():
             raise FieldError(f"{where}event", "is required for a track call")
+        check_id(name, f"{where}event")
         properties["event"] = name
     elif kind in {"page", "screen"} and isinstance(call.get("name"), str):
         properties["name"] = call["name"]
@@ -149,13 +151,15 @@ def call_event(
         if previous_id is None or user_id is None:
             raise FieldError(f"{where}previousId", "alias needs previousId and userId")
         properties["previous_id"] = previous_id
+    for part, fields in (("context", context), ("traits", traits), ("properties", properties)):
+        check_counts(fields, f"{where}{part}.")
     email = _email(traits)
     lead_key = email or user_id or f"anon:{anonymous_id}"
     client_time = parse_timestamp(
         call.get("timestamp") or call.get("originalTimestamp"), f"{where}timestamp"
     )
     sent_at = parse_timestamp(call.get("sentAt") or outer.get("sentAt"), f"{where}sentAt")
-    return InboundEvent(
+    event = InboundEvent(
         event_id=event_id_for(source, _id(call, "messageId", where)),
         occurred_at=corrected(client_time, sent_at, received_at),
         received_at=received_at,
@@ -167,6 +171,7 @@ def call_event(
         properties=properties,
         context=context,
     )
+    return within_window(event, f"{where}timestamp")
 
 
 def batch_events(
@@ -176,6 +181,8 @@ def batch_events(
     items = body.get("batch")
     if not isinstance(items, list):
         raise Malformed("batch", "must be a list of calls")
+    # What applies to every item; each item is checked on its own.
+    storable_json({key: value for key, value in body.items() if key != "batch"})
     events = []
     for index, item in enumerate(items):
         if not isinstance(item, dict):

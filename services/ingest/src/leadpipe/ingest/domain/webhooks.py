@@ -13,6 +13,7 @@ from pydantic import JsonValue
 
 from leadpipe.ingest.domain.emails import normalise_email
 from leadpipe.ingest.domain.refusals import FieldError, Malformed
+from leadpipe.ingest.domain.storable import check_counts, check_id, storable_json, within_window
 from leadpipe.ingest.domain.timestamps import parse_timestamp
 from leadpipe.ingest.domain.tracking import event_id_for
 from leadpipe.shared.events import Identity, InboundEvent
@@ -35,6 +36,7 @@ def generic_event(
     …properties}}``. The delivery id (``webhook-id``) makes a redelivery the same event."""
     if not isinstance(body, dict):
         raise Malformed("body", "must be a JSON object with type, timestamp and data")
+    storable_json(body)
     name = body.get("type")
     if not isinstance(name, str) or not EVENT_NAME.fullmatch(name):
         raise FieldError("type", "must be an event name such as lead_contacted")
@@ -47,12 +49,14 @@ def generic_event(
     for field, value in (("data.userId", user_id), ("data.anonymousId", anonymous_id)):
         if value is not None and not isinstance(value, str):
             raise FieldError(field, "must be a string")
+        check_id(value, field)
     if email is None and not user_id and not anonymous_id:
         raise FieldError("data.email", "data needs email, userId or anonymousId")
     properties: dict[str, JsonValue] = {
         k: v for k, v in data.items() if k not in {"email", "userId", "anonymousId"}
     }
-    return InboundEvent(
+    check_counts(properties, "data.")
+    event = InboundEvent(
         event_id=event_id_for(source, delivery_id),
         occurred_at=occurred_at,
         received_at=received_at,
@@ -66,6 +70,7 @@ def generic_event(
         ),
         properties=properties,
     )
+    return within_window(event, "timestamp")
 
 
 def _from_millis(raw: JsonValue, field: str) -> datetime | None:
@@ -116,7 +121,7 @@ def _hubspot_event(
     if isinstance(prop, str):
         properties["property"] = prop
         properties["value"] = value
-    return InboundEvent(
+    event = InboundEvent(
         event_id=event_id_for(source, _hubspot_delivery_key(item, event_id)),
         occurred_at=occurred_at,
         received_at=received_at,
@@ -127,12 +132,14 @@ def _hubspot_event(
         traits={"email": email} if email else {},
         properties=properties,
     )
+    return within_window(event, f"{where}.occurredAt")
 
 
 def hubspot_events(body: object, *, source: str, received_at: datetime) -> list[InboundEvent]:
     """HubSpot posts a JSON array of up to 100 subscription events per request."""
     if not isinstance(body, list):
         raise Malformed("body", "must be HubSpot's JSON array of events")
+    storable_json(body)
     events = []
     for index, item in enumerate(body):
         if not isinstance(item, dict):

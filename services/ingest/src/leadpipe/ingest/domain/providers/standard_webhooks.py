@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import secrets
 
+from leadpipe.ingest.domain.idempotency import body_scoped
 from leadpipe.ingest.domain.providers.contract import (
     Credential,
     CredentialRequest,
@@ -38,7 +39,9 @@ class StandardWebhooks:
             verify_token(request, source)
             # A sender without signatures may still name its deliveries.
             headers = request.headers
-            delivery_id = headers.get("webhook-id") or headers.get("idempotency-key")
+            delivery_id = headers.get("webhook-id") or body_scoped(
+                headers.get("idempotency-key"), request.body
+            )
             return Delivery(request.received_at, delivery_id)
         delivery_id = verify_standard_webhook(
             source.secret, request.headers, request.body, now_s=request.received_at.timestamp()
