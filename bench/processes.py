@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -155,6 +156,9 @@ class ProcessGroup:
 
 
 def service_env(settings: Settings, extra: Mapping[str, str]) -> dict[str, str]:
+    # The services and this process (which reads record keys) share one pseudonym key.
+    if "LEADPIPE_PSEUDONYM_KEY" not in os.environ and "LEADPIPE_SECRETS_KEY" not in os.environ:
+        os.environ["LEADPIPE_PSEUDONYM_KEY"] = secrets.token_hex(32)
     env = dict(os.environ)
     env.update(
         {

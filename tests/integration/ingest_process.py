@@ -22,6 +22,7 @@ from leadpipe.localstack.processes import free_port
 from leadpipe.localstack.repo import repo_root
 from leadpipe.shared.envelope import from_record, unwrap
 from leadpipe.shared.events import InboundEvent
+from leadpipe.shared.privacy import record_key
 from leadpipe.shared.settings import Settings
 from tests.integration.kafka_helpers import TopicReader
 
@@ -131,7 +132,7 @@ async def read_events(
     reader: TopicReader, keys: set[str], count: int, timeout_s: float = 30.0
 ) -> list[InboundEvent]:
     """The first ``count`` inbound events keyed by any of ``keys``, in the order read."""
-    wanted = {key.encode() for key in keys}
+    wanted = {record_key(key).encode() for key in keys}  # records are keyed by pseudonyms
     found: list[InboundEvent] = []
     deadline = time.monotonic() + timeout_s
     while len(found) < count:

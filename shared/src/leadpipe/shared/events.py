@@ -79,14 +79,12 @@ class InboundEvent(WireModel):
 
 
 class LeadSnapshot(BaseModel):
-    """What routing needs to know of a lead; routing never reads scoring's tables."""
+    """What routing needs to know of a lead; routing never reads scoring's tables. Nothing
+    that names the person (email, names, phone, company): the topic keeps records for days
+    after an erasure; who the lead is comes from scoring's API by ``lead_id``."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    email: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    company: str | None = None
     title: str | None = None
     country: str | None = None
     industry: str | None = None
@@ -108,7 +106,7 @@ class StageChanged(WireModel):
     CE_TYPE: ClassVar[str] = "io.leadpipe.lead.stage_changed.v1"
 
     lead_id: str
-    lead_key: str
+    lead_key: str = Field(description="The record key: a pseudonym of the lead key.")
     from_stage: Stage | None
     to_stage: Stage
     reason: str
@@ -136,7 +134,7 @@ class LeadRouted(WireModel):
     kind: RoutedKind
     assignment_id: str
     lead_id: str
-    lead_key: str
+    lead_key: str = Field(description="The record key: a pseudonym of the lead key.")
     stage: Stage
     rep: RepRef | None
     rule: str

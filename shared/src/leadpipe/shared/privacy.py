@@ -1,9 +1,20 @@
 """Identifying a person without keeping their identity: the hash behind suppression entries
-and erasure receipts."""
+and erasure receipts, and the pseudonymous record keys of every topic."""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+from functools import cache, lru_cache
+
+from leadpipe.shared.settings import Settings
+
+# Mixed into the secrets key so that the pseudonym key is not the key of anything else.
+_DERIVATION_LABEL = b"leadpipe record-key pseudonyms v1"
+
+
+class PseudonymKeyMissing(RuntimeError):
+    pass
 
 
 def subject_hash(email: str) -> str:
@@ -11,3 +22,51 @@ def subject_hash(email: str) -> str:
     and receipts. It is not anonymous to someone who already knows the address, which is the
     point: an event for that address can be recognised and dropped."""
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+def identifier_hash(kind: str, value: str) -> str:
+    """A suppression entry for an identifier other than an email (a user id, an anonymous
+    id): the kind is part of the hash, so a user id equal to someone's anonymous id stays
+    apart."""
+    return hashlib.sha256(f"{kind}:{value}".encode()).hexdigest()
+
+
+class Pseudonyms:
+    """Lead key → record key: a keyed HMAC-SHA256, so the same lead always lands on the same
+    partition (ordering per lead holds) while the key names nobody to whoever reads the topic
+    without the secret; unlike a plain hash, a known email cannot be tried against it."""
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < 16:
+            raise ValueError("the pseudonym key must have at least 16 bytes")
+        self._secret = secret
+        self.of = lru_cache(maxsize=65536)(self._compute)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Pseudonyms:
+        if settings.pseudonym_key is not None:
+            return cls(settings.pseudonym_key.get_secret_value().encode())
+        if settings.secrets_key is not None:
+            derived = hmac.new(
+                settings.secrets_key.get_secret_value().encode(), _DERIVATION_LABEL, "sha256"
+            ).digest()
+            return cls(derived)
+        raise PseudonymKeyMissing(
+            "neither LEADPIPE_PSEUDONYM_KEY nor LEADPIPE_SECRETS_KEY is set; one of them keys "
+            "the pseudonymous record keys on the topics (`leadpipe up` creates the latter)"
+        )
+
+    def _compute(self, lead_key: str) -> str:
+        return hmac.new(self._secret, lead_key.encode(), "sha256").hexdigest()
+
+
+@cache
+def pseudonyms() -> Pseudonyms:
+    """The process's pseudonyms, from its environment (every service has the same key)."""
+    return Pseudonyms.from_settings(Settings())
+
+
+def record_key(lead_key: str) -> str:
+    """The record key for ``lead_key`` on every topic, and the ``lead_key`` that
+    ``lead.stage-changed.v1`` and ``lead.routed.v1`` carry."""
+    return pseudonyms().of(lead_key)

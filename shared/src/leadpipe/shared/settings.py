@@ -49,6 +49,12 @@ class Settings(BaseSettings):
         description="Fernet key (urlsafe base64, 32 bytes) that encrypts the webhook secrets "
         "ingest must keep to verify signatures. `leadpipe up` creates one under .leadpipe/.",
     )
+    pseudonym_key: SecretStr | None = Field(
+        default=None,
+        description="Key of the HMAC that turns lead keys (emails, user ids) into the record "
+        "keys on every topic. Unset: derived from secrets_key. Changing it re-keys new records "
+        "(one lead's old and new records may then sit on different partitions).",
+    )
     public_base_url: str | None = Field(
         default=None,
         description="ingest's URL as senders see it (behind a proxy); HubSpot signs that URL.",

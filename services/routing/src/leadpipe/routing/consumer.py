@@ -20,6 +20,7 @@ from leadpipe.routing.handlers import (
 from leadpipe.shared.dead_letters import UndecodableRecord
 from leadpipe.shared.envelope import EnvelopeError, from_record, unwrap
 from leadpipe.shared.events import InboundEvent, LeadErased, StageChanged
+from leadpipe.shared.privacy import record_key
 from leadpipe.shared.records import Record
 from leadpipe.shared.topics import Topics
 
@@ -86,7 +87,9 @@ class RoutingBatchHandler:
             changed = [e for e in events if isinstance(e, StageChanged)]
             await batch.load_leads(
                 lead_ids={e.lead_id for e in changed},
-                contacted_keys={e.lead_key for e in events if isinstance(e, InboundEvent)},
+                contacted_keys={
+                    record_key(e.lead_key) for e in events if isinstance(e, InboundEvent)
+                },
                 erased_ids={e.lead_id for e in events if isinstance(e, LeadErased)},
                 account_domains={
                     e.lead.account_domain.lower() for e in changed if e.lead.account_domain

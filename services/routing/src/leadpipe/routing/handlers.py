@@ -11,6 +11,7 @@ from leadpipe.routing.adapters.batch import RoutingBatch
 from leadpipe.routing.assigning import RoutingConfig, plan, record, release
 from leadpipe.routing.domain.reps import LeadProfile
 from leadpipe.shared.events import InboundEvent, LeadErased, StageChanged
+from leadpipe.shared.privacy import record_key
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +72,9 @@ def handle_contacted(
     batch: RoutingBatch, config: RoutingConfig, event: InboundEvent, now: datetime
 ) -> None:
     """``lead_contacted`` (first touch) stops the running SLA clock of the lead's open
-    assignment. Matched by the lead key, which ingest and scoring share."""
-    for assignment in batch.open_for_key(event.lead_key):
+    assignment. Matched by the lead key, which ingest and scoring share, in the pseudonymous
+    form that stage changes carry."""
+    for assignment in batch.open_for_key(record_key(event.lead_key)):
         if assignment.contacted_at is None:
             assignment.contacted_at = event.occurred_at
         if assignment.sla_state == "running":
@@ -84,7 +86,7 @@ def handle_erased(
     batch: RoutingBatch, config: RoutingConfig, event: LeadErased, now: datetime
 ) -> None:
     """The person behind a lead was erased: close its open assignments (freeing the reps),
-    and keep of its history only what counts per rep need, without the lead key (an email)."""
+    and keep of its history only what counts per rep need, without the lead key."""
     assignments = batch.every(event.lead_id)
     keys = {assignment.lead_key for assignment in assignments}
     for assignment in assignments:

@@ -17,7 +17,7 @@ from leadpipe.scoring.adapters.ids import new_id
 from leadpipe.scoring.adapters.lead_record import LeadRecord, lock_by_id, lock_leads
 from leadpipe.scoring.adapters.orm import ProcessedEventRow
 from leadpipe.scoring.adapters.rules_store import RulesCache
-from leadpipe.scoring.domain.accounts import account_domain
+from leadpipe.scoring.domain.accounts import account_domain, company_traits
 from leadpipe.scoring.domain.identity import merge
 from leadpipe.scoring.domain.lead import apply_event
 from leadpipe.scoring.domain.rules import Rules
@@ -282,7 +282,9 @@ async def apply_batch(
                     lead.account_domain, lead.company if company is None else str(company)
                 )
                 if event.name == "group":
-                    batch.account_traits.setdefault(lead.account_domain, {}).update(event.traits)
+                    batch.account_traits.setdefault(lead.account_domain, {}).update(
+                        company_traits(event.traits)
+                    )
             if count % YIELD_EVERY == 0:
                 await batch.hand_over(connection, at_least=HAND_OVER_AT_LEAST)
     except BaseException:

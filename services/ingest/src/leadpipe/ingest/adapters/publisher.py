@@ -14,6 +14,7 @@ from leadpipe.ingest.adapters.metrics import ACCEPTED, PRODUCE_SECONDS
 from leadpipe.shared.envelope import new_traceparent, wrap
 from leadpipe.shared.events import InboundEvent
 from leadpipe.shared.kafka import GroupedSends, Outgoing
+from leadpipe.shared.privacy import record_key
 
 
 class KafkaUnavailable(RuntimeError):
@@ -47,7 +48,8 @@ class EventPublisher:
                     [
                         Outgoing.of(
                             self._topic,
-                            event.lead_key,
+                            # Not the lead key (an email, a user id): a pseudonym of it.
+                            record_key(event.lead_key),
                             wrap(event, f"/leadpipe/ingest/{event.source}", trace),
                         )
                         for event in events

@@ -1,8 +1,9 @@
 """Erasing a person on request (GDPR / DSGVO Art. 17), and pruning old event history.
 
 The lead row stays, stripped of everything personal, so that counts per stage stay right;
-its explanations, event history and queued events go. A suppression entry, keyed by the hash
-of the email, keeps events still in Kafka from bringing the person back."""
+its explanations, event history and queued events go. Suppression entries, one hash per
+identifier the person was known by (email, lead keys, user ids, anonymous ids), keep events
+still in Kafka, or sent later under any of them, from bringing the person back."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from leadpipe.shared.bulk import Connection, table_of
 from leadpipe.shared.envelope import wrap
 from leadpipe.shared.events import InboundEvent, LeadErased
 from leadpipe.shared.outbox import enqueue
-from leadpipe.shared.privacy import subject_hash
+from leadpipe.shared.privacy import identifier_hash, record_key, subject_hash
 from leadpipe.shared.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,8 @@ async def erase_person(
         leads = [*leads, *merged]
     lead_ids = [lead.id for lead in leads]
     erasure_id = str(uuid.uuid4())
+    # Read before the history goes: the ids the person's events came under.
+    hashes = {digest} | await _identifier_hashes(session, leads)
     removed = await _remove_history(session, leads)
     for lead in leads:
         erased = LeadErased(
@@ -112,9 +115,10 @@ async def erase_person(
     removed["accounts"] = len(orphaned)
     await session.execute(
         pg_insert(SuppressionRow)
-        .values(subject_hash=digest, erased_at=now)
+        .values([{"subject_hash": known, "erased_at": now} for known in sorted(hashes)])
         .on_conflict_do_nothing(index_elements=["subject_hash"])
     )
+    removed["identifiers_suppressed"] = len(hashes)
     receipt = ErasureReceipt(erasure_id, digest, lead_ids, removed, now)
     session.add(
         ErasureReceiptRow(
@@ -128,9 +132,49 @@ async def erase_person(
     return receipt
 
 
+def identifier_hashes(event: InboundEvent) -> set[str]:
+    """The suppression entries that match ``event``: one per identifier it carries."""
+    identity = event.identity
+    found = {identifier_hash("lead_key", event.lead_key)}
+    if identity.email:
+        found.add(subject_hash(identity.email))
+    if identity.user_id:
+        found.add(identifier_hash("user_id", identity.user_id))
+    for anonymous in (
+        identity.anonymous_id,
+        event.properties.get("previous_id"),
+        event.properties.get("previousId"),
+    ):
+        if isinstance(anonymous, str) and anonymous:
+            found.add(identifier_hash("anonymous_id", anonymous))
+    return found
+
+
+async def _identifier_hashes(session: AsyncSession, leads: Sequence[LeadRow]) -> set[str]:
+    """Every identifier ``leads`` were known by, from their rows and their stored events."""
+    found: set[str] = set()
+    for lead in leads:
+        found.add(identifier_hash("lead_key", lead.lead_key))
+        if lead.email:
+            found.add(subject_hash(lead.email))
+        if lead.anonymous_id:
+            found.add(identifier_hash("anonymous_id", lead.anonymous_id))
+    payloads = await session.scalars(
+        select(InboundEventRow.payload).where(
+            InboundEventRow.lead_id.in_([lead.id for lead in leads])
+        )
+    )
+    for payload in payloads:
+        try:
+            found |= identifier_hashes(InboundEvent.model_validate(payload))
+        except ValueError:
+            log.warning("a stored event of an erased lead could not be read for its ids")
+    return found
+
+
 async def _remove_history(session: AsyncSession, leads: Sequence[LeadRow]) -> dict[str, int]:
     lead_ids = [lead.id for lead in leads]
-    keys = [lead.lead_key for lead in leads]
+    keys = [record_key(lead.lead_key) for lead in leads]
     counts: dict[str, int] = {}
     for name, statement in (
         ("score_changes", delete(ScoreChangeRow).where(ScoreChangeRow.lead_id.in_(lead_ids))),
@@ -149,8 +193,8 @@ async def suppressed(connection: Connection, events: Sequence[InboundEvent]) -> 
     ``connection`` is the batch's asyncpg connection."""
     by_hash: dict[str, list[str]] = {}
     for event in events:
-        if event.identity.email:
-            by_hash.setdefault(subject_hash(event.identity.email), []).append(event.event_id)
+        for digest in identifier_hashes(event):
+            by_hash.setdefault(digest, []).append(event.event_id)
     if not by_hash:
         return set()
     found = await connection.fetch(SUPPRESSED, list(by_hash))
