@@ -127,9 +127,12 @@ class ProcessGroup:
     def start_services(self, settings: Settings, names: Sequence[str]) -> dict[str, Process]:
         """Start leadpipe services (``python -m leadpipe.<name>.main``) on free ports."""
         started = {}
-        for name in names:
-            port = free_port()
-            env = service_env(settings, {f"LEADPIPE_{name.upper()}_PORT": str(port)})
+        ports = {name: free_port() for name in names}
+        # Every service knows every port: scoring fetches data keys from ingest.
+        env = service_env(
+            settings, {f"LEADPIPE_{n.upper()}_PORT": str(p) for n, p in ports.items()}
+        )
+        for name, port in ports.items():
             started[name] = self.start(
                 name, [sys.executable, "-m", f"leadpipe.{name}.main"], env, port
             )

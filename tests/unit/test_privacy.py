@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
-from leadpipe.shared.privacy import PseudonymKeyMissing, Pseudonyms
+from leadpipe.shared.privacy import PseudonymKeyMissing, Pseudonyms, service_token
 from leadpipe.shared.settings import Settings
 
 
@@ -31,7 +31,17 @@ def test_the_key_is_derived_from_the_secrets_key_unless_one_is_given() -> None:
     own = Pseudonyms.from_settings(
         Settings(secrets_key=SecretStr("fernet-key"), pseudonym_key=SecretStr("p" * 32))
     )
-    assert own.of("u-1") == Pseudonyms(b"p" * 32).of("u-1") != derived.of("u-1")
+    assert own.of("u-1") != derived.of("u-1")
+
+
+def test_the_service_token_is_never_a_record_key() -> None:
+    settings = Settings(secrets_key=SecretStr("fernet-key"), pseudonym_key=None)
+    token = service_token(settings)
+    assert token == service_token(settings)
+    assert token.removeprefix("lps_") not in {
+        Pseudonyms.from_settings(settings).of(label)
+        for label in ("leadpipe service token v1", "leadpipe record-key pseudonyms v1")
+    }
 
 
 def test_no_key_at_all_is_refused_rather_than_guessed() -> None:

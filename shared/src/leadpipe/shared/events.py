@@ -78,6 +78,20 @@ class InboundEvent(WireModel):
     consent: Consent | None = None
 
 
+class SealedInboundEvent(WireModel):
+    """On ``lead.events.v1``, as ingest publishes: an :class:`InboundEvent` sealed under its
+    subject's data key (see :mod:`leadpipe.shared.sealing`). In clear only what names nobody:
+    what happened, from which source, when, and the pseudonymous subject (the record key)."""
+
+    CE_TYPE: ClassVar[str] = "io.leadpipe.lead.inbound.sealed.v1"
+
+    name: str
+    source: str
+    received_at: datetime
+    subject: str = Field(description="The record key: a pseudonym of the lead key.")
+    sealed: str = Field(description="base64 of nonce and AES-256-GCM of the InboundEvent JSON.")
+
+
 class LeadSnapshot(BaseModel):
     """What routing needs to know of a lead; routing never reads scoring's tables. Nothing
     that names the person (email, names, phone, company): the topic keeps records for days

@@ -9,8 +9,10 @@ from functools import cache, lru_cache
 
 from leadpipe.shared.settings import Settings
 
-# Mixed into the secrets key so that the pseudonym key is not the key of anything else.
-_DERIVATION_LABEL = b"leadpipe record-key pseudonyms v1"
+# Each use of the root secret gets a key of its own, derived under its label: a record key
+# (public) must never equal the service token (secret), whatever lead key someone sends.
+_PSEUDONYM_LABEL = b"leadpipe record-key pseudonyms v1"
+_SERVICE_TOKEN_LABEL = b"leadpipe service token v1"
 
 
 class PseudonymKeyMissing(RuntimeError):
@@ -44,20 +46,29 @@ class Pseudonyms:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Pseudonyms:
-        if settings.pseudonym_key is not None:
-            return cls(settings.pseudonym_key.get_secret_value().encode())
-        if settings.secrets_key is not None:
-            derived = hmac.new(
-                settings.secrets_key.get_secret_value().encode(), _DERIVATION_LABEL, "sha256"
-            ).digest()
-            return cls(derived)
+        return cls(_derived(settings, _PSEUDONYM_LABEL))
+
+    def _compute(self, lead_key: str) -> str:
+        return hmac.new(self._secret, lead_key.encode(), "sha256").hexdigest()
+
+
+def _derived(settings: Settings, label: bytes) -> bytes:
+    if settings.pseudonym_key is not None:
+        root = settings.pseudonym_key.get_secret_value()
+    elif settings.secrets_key is not None:
+        root = settings.secrets_key.get_secret_value()
+    else:
         raise PseudonymKeyMissing(
             "neither LEADPIPE_PSEUDONYM_KEY nor LEADPIPE_SECRETS_KEY is set; one of them keys "
             "the pseudonymous record keys on the topics (`leadpipe up` creates the latter)"
         )
+    return hmac.new(root.encode(), label, "sha256").digest()
 
-    def _compute(self, lead_key: str) -> str:
-        return hmac.new(self._secret, lead_key.encode(), "sha256").hexdigest()
+
+def service_token(settings: Settings) -> str:
+    """The bearer token the services present to each other's internal APIs (the subject-key
+    look-up on ingest): every service and the CLI derive it from the key they share."""
+    return "lps_" + _derived(settings, _SERVICE_TOKEN_LABEL).hex()
 
 
 @cache

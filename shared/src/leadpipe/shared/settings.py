@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     ingest_port: int = 8000
     scoring_port: int = 8001
     routing_port: int = 8002
+    ingest_url: str | None = Field(
+        default=None,
+        description="Where scoring reaches ingest's internal subject-key API; unset: "
+        "http://{host}:{ingest_port}.",
+    )
     kafka_ack_timeout_s: float = Field(
         default=5.0, gt=0, description="How long ingest waits for Kafka before answering 503."
     )

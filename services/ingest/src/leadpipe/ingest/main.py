@@ -13,11 +13,13 @@ from fastapi import FastAPI
 from leadpipe.ingest.adapters.publisher import EventPublisher
 from leadpipe.ingest.adapters.secret_box import SecretBox
 from leadpipe.ingest.adapters.source_cache import SourceCache
+from leadpipe.ingest.adapters.subject_keys import SubjectKeys
 from leadpipe.ingest.api.direct import DirectPosts, Endpoint
 from leadpipe.ingest.api.errors import install_error_handlers
 from leadpipe.ingest.api.forms import EVENT_ROUTES as FORM_ROUTES
 from leadpipe.ingest.api.forms import router as forms_router
 from leadpipe.ingest.api.state import Ingest
+from leadpipe.ingest.api.subject_keys import router as subject_keys_router
 from leadpipe.ingest.api.tracking import EVENT_ROUTES as TRACKING_ROUTES
 from leadpipe.ingest.api.tracking import router as tracking_router
 from leadpipe.ingest.api.webhooks import router as webhooks_router
@@ -27,6 +29,7 @@ from leadpipe.shared.http import operations_router
 from leadpipe.shared.kafka import ensure_topics, make_producer
 from leadpipe.shared.logs import configure_logging
 from leadpipe.shared.memory import freeze_startup_objects
+from leadpipe.shared.privacy import pseudonyms, service_token
 from leadpipe.shared.runtime import start_with_retry
 from leadpipe.shared.settings import Settings
 
@@ -41,7 +44,10 @@ def create_app(settings: Settings, *, startup_timeout_s: float = 120.0) -> FastA
         producer = make_producer(settings.kafka_bootstrap, client_id="leadpipe-ingest")
         engine = make_engine(settings.database_url, pool_size=2)
         key = settings.secrets_key.get_secret_value() if settings.secrets_key else None
-        sources = SourceCache(make_sessionmaker(engine), SecretBox(key), settings.source_refresh_s)
+        sessions = make_sessionmaker(engine)
+        sources = SourceCache(sessions, SecretBox(key), settings.source_refresh_s)
+        subject_keys = SubjectKeys(sessions)
+        app.state.subject_keys = subject_keys
         await start_with_retry(
             lambda: ensure_topics(
                 settings.kafka_bootstrap,
@@ -57,7 +63,9 @@ def create_app(settings: Settings, *, startup_timeout_s: float = 120.0) -> FastA
         await start_with_retry(sources.load, "source registry", give_up_after_s=startup_timeout_s)
         refresher = asyncio.create_task(sources.keep_fresh(), name="source-refresh")
         app.state.ingest = Ingest(
-            publisher=EventPublisher(producer, topics.lead_events, settings.kafka_ack_timeout_s),
+            publisher=EventPublisher(
+                producer, topics.lead_events, settings.kafka_ack_timeout_s, subject_keys
+            ),
             sources=sources,
             limiter=RateLimiter(settings.source_rate_per_s, settings.source_rate_burst),
             public_base_url=settings.public_base_url,
@@ -73,6 +81,9 @@ def create_app(settings: Settings, *, startup_timeout_s: float = 120.0) -> FastA
             await engine.dispose()
 
     app = FastAPI(title="leadpipe ingest", version="0.1.0", lifespan=lifespan)
+    # Both fail here, at start, when no key is configured, rather than at the first event.
+    app.state.service_token = service_token(settings)
+    pseudonyms()
 
     async def readiness() -> dict[str, bool]:
         ingest: Ingest = app.state.ingest
@@ -83,6 +94,7 @@ def create_app(settings: Settings, *, startup_timeout_s: float = 120.0) -> FastA
     app.include_router(tracking_router)
     app.include_router(forms_router)
     app.include_router(webhooks_router)
+    app.include_router(subject_keys_router)
     return app
 
 

@@ -19,14 +19,21 @@ from leadpipe.routing.handlers import (
 )
 from leadpipe.shared.dead_letters import UndecodableRecord
 from leadpipe.shared.envelope import EnvelopeError, from_record, unwrap
-from leadpipe.shared.events import InboundEvent, LeadErased, StageChanged
+from leadpipe.shared.events import InboundEvent, LeadErased, SealedInboundEvent, StageChanged
 from leadpipe.shared.privacy import record_key
 from leadpipe.shared.records import Record
 from leadpipe.shared.topics import Topics
 
 log = logging.getLogger(__name__)
 
-RoutingEvent = StageChanged | InboundEvent | LeadErased
+RoutingEvent = StageChanged | InboundEvent | SealedInboundEvent | LeadErased
+Contacted = InboundEvent | SealedInboundEvent
+
+
+def contacted_key(event: Contacted) -> str:
+    """The pseudonymous lead key a first touch is for: a sealed event's subject is that key
+    already, so routing needs no data key to match it."""
+    return event.subject if isinstance(event, SealedInboundEvent) else record_key(event.lead_key)
 
 
 def utc_now() -> datetime:
@@ -44,7 +51,12 @@ def decode(record: Record, topics: Topics) -> RoutingEvent | None:
                 return unwrap(envelope, LeadErased)
             return unwrap(envelope, StageChanged)
         if record.topic == topics.lead_events:
-            inbound = unwrap(from_record(record.headers, record.value), InboundEvent)
+            envelope = from_record(record.headers, record.value)
+            inbound: Contacted = (
+                unwrap(envelope, SealedInboundEvent)
+                if SealedInboundEvent.carries(envelope.type)
+                else unwrap(envelope, InboundEvent)
+            )
             return inbound if inbound.name == CONTACTED else None
     except EnvelopeError as exc:
         # Not retried: the consume loop dead-letters it and goes on without it.
@@ -88,7 +100,9 @@ class RoutingBatchHandler:
             await batch.load_leads(
                 lead_ids={e.lead_id for e in changed},
                 contacted_keys={
-                    record_key(e.lead_key) for e in events if isinstance(e, InboundEvent)
+                    contacted_key(e)
+                    for e in events
+                    if isinstance(e, InboundEvent | SealedInboundEvent)
                 },
                 erased_ids={e.lead_id for e in events if isinstance(e, LeadErased)},
                 account_domains={
@@ -105,7 +119,7 @@ class RoutingBatchHandler:
                 elif isinstance(event, LeadErased):
                     handle_erased(batch, self._config, event, self._clock())
                 else:
-                    handle_contacted(batch, self._config, event, self._clock())
+                    handle_contacted(batch, contacted_key(event), event.occurred_at)
             await batch.write()
         self._on_commit()
 

@@ -10,8 +10,7 @@ from datetime import datetime
 from leadpipe.routing.adapters.batch import RoutingBatch
 from leadpipe.routing.assigning import RoutingConfig, plan, record, release
 from leadpipe.routing.domain.reps import LeadProfile
-from leadpipe.shared.events import InboundEvent, LeadErased, StageChanged
-from leadpipe.shared.privacy import record_key
+from leadpipe.shared.events import LeadErased, StageChanged
 
 log = logging.getLogger(__name__)
 
@@ -68,15 +67,13 @@ def handle_stage_changed(
     )
 
 
-def handle_contacted(
-    batch: RoutingBatch, config: RoutingConfig, event: InboundEvent, now: datetime
-) -> None:
+def handle_contacted(batch: RoutingBatch, lead_key: str, contacted_at: datetime) -> None:
     """``lead_contacted`` (first touch) stops the running SLA clock of the lead's open
     assignment. Matched by the lead key, which ingest and scoring share, in the pseudonymous
-    form that stage changes carry."""
-    for assignment in batch.open_for_key(record_key(event.lead_key)):
+    form that stage changes carry (the record key of both)."""
+    for assignment in batch.open_for_key(lead_key):
         if assignment.contacted_at is None:
-            assignment.contacted_at = event.occurred_at
+            assignment.contacted_at = contacted_at
         if assignment.sla_state == "running":
             assignment.sla_state = "met"
         batch.changed(assignment)

@@ -60,6 +60,8 @@ class ErasureReceipt:
     lead_ids: list[str]
     removed: dict[str, int]
     erased_at: datetime
+    # The pseudonymous subjects whose data keys are to be shredded (not stored).
+    subjects: list[str]
 
 
 async def erase_person(
@@ -86,7 +88,11 @@ async def erase_person(
     lead_ids = [lead.id for lead in leads]
     erasure_id = str(uuid.uuid4())
     # Read before the history goes: the ids the person's events came under.
-    hashes = {digest} | await _identifier_hashes(session, leads)
+    hashes, lead_keys = await _identifiers(session, leads)
+    hashes.add(digest)
+    lead_keys |= {email.strip(), normalised}
+    # Ingest's keys for these subjects are shredded by the caller (see api/erasures.py).
+    subjects = sorted({record_key(key) for key in lead_keys})
     removed = await _remove_history(session, leads)
     for lead in leads:
         erased = LeadErased(
@@ -119,7 +125,8 @@ async def erase_person(
         .on_conflict_do_nothing(index_elements=["subject_hash"])
     )
     removed["identifiers_suppressed"] = len(hashes)
-    receipt = ErasureReceipt(erasure_id, digest, lead_ids, removed, now)
+    removed["subjects"] = len(subjects)
+    receipt = ErasureReceipt(erasure_id, digest, lead_ids, removed, now, subjects)
     session.add(
         ErasureReceiptRow(
             id=receipt.id,
@@ -130,6 +137,24 @@ async def erase_person(
         )
     )
     return receipt
+
+
+def lead_keys_of(event: InboundEvent) -> set[str]:
+    """Every lead key ingest may have published the event's person under."""
+    identity = event.identity
+    keys = {event.lead_key}
+    if identity.email:
+        keys.add(identity.email)
+    if identity.user_id:
+        keys.add(identity.user_id)
+    for anonymous in (
+        identity.anonymous_id,
+        event.properties.get("previous_id"),
+        event.properties.get("previousId"),
+    ):
+        if isinstance(anonymous, str) and anonymous:
+            keys.add(f"anon:{anonymous}")
+    return keys
 
 
 def identifier_hashes(event: InboundEvent) -> set[str]:
@@ -150,15 +175,22 @@ def identifier_hashes(event: InboundEvent) -> set[str]:
     return found
 
 
-async def _identifier_hashes(session: AsyncSession, leads: Sequence[LeadRow]) -> set[str]:
-    """Every identifier ``leads`` were known by, from their rows and their stored events."""
+async def _identifiers(
+    session: AsyncSession, leads: Sequence[LeadRow]
+) -> tuple[set[str], set[str]]:
+    """The suppression hashes of every identifier ``leads`` were known by, and every lead
+    key their events may have been published under, from their rows and stored events."""
     found: set[str] = set()
+    lead_keys: set[str] = set()
     for lead in leads:
         found.add(identifier_hash("lead_key", lead.lead_key))
+        lead_keys.add(lead.lead_key)
         if lead.email:
             found.add(subject_hash(lead.email))
+            lead_keys.add(lead.email)
         if lead.anonymous_id:
             found.add(identifier_hash("anonymous_id", lead.anonymous_id))
+            lead_keys.add(f"anon:{lead.anonymous_id}")
     payloads = await session.scalars(
         select(InboundEventRow.payload).where(
             InboundEventRow.lead_id.in_([lead.id for lead in leads])
@@ -166,10 +198,13 @@ async def _identifier_hashes(session: AsyncSession, leads: Sequence[LeadRow]) ->
     )
     for payload in payloads:
         try:
-            found |= identifier_hashes(InboundEvent.model_validate(payload))
+            event = InboundEvent.model_validate(payload)
         except ValueError:
             log.warning("a stored event of an erased lead could not be read for its ids")
-    return found
+            continue
+        found |= identifier_hashes(event)
+        lead_keys |= lead_keys_of(event)
+    return found, lead_keys
 
 
 async def _remove_history(session: AsyncSession, leads: Sequence[LeadRow]) -> dict[str, int]:
