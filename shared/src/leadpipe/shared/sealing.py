@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import os
+from functools import lru_cache
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -25,10 +26,16 @@ def new_data_key() -> bytes:
     return os.urandom(DATA_KEY_BYTES)
 
 
+@lru_cache(maxsize=4096)
+def _cipher(data_key: bytes) -> AESGCM:
+    # Expanding the key costs more than sealing a small event; busy subjects keep theirs.
+    return AESGCM(data_key)
+
+
 def seal(data_key: bytes, subject: str, plaintext: bytes) -> str:
     """``plaintext`` sealed for ``subject``, as base64 text (it travels inside JSON)."""
     nonce = os.urandom(_NONCE_BYTES)
-    sealed = AESGCM(data_key).encrypt(nonce, plaintext, subject.encode())
+    sealed = _cipher(data_key).encrypt(nonce, plaintext, subject.encode())
     return base64.b64encode(nonce + sealed).decode()
 
 
@@ -37,7 +44,7 @@ def unseal(data_key: bytes, subject: str, sealed: str) -> bytes:
         raw = base64.b64decode(sealed, validate=True)
         if len(raw) <= _NONCE_BYTES:
             raise Unreadable("sealed payload too short")
-        return AESGCM(data_key).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], subject.encode())
+        return _cipher(data_key).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], subject.encode())
     except (InvalidTag, ValueError) as exc:
         if isinstance(exc, Unreadable):
             raise
