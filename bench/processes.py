@@ -158,10 +158,15 @@ class ProcessGroup:
             self.stop(name)
 
 
-def service_env(settings: Settings, extra: Mapping[str, str]) -> dict[str, str]:
-    # The services and this process (which reads record keys) share one pseudonym key.
+def ensure_pseudonym_key() -> None:
+    """The services, and the scoring apps and readers of record keys in this process, share
+    one pseudonym key: one made for the run unless the environment names one."""
     if "LEADPIPE_PSEUDONYM_KEY" not in os.environ and "LEADPIPE_SECRETS_KEY" not in os.environ:
         os.environ["LEADPIPE_PSEUDONYM_KEY"] = secrets.token_hex(32)
+
+
+def service_env(settings: Settings, extra: Mapping[str, str]) -> dict[str, str]:
+    ensure_pseudonym_key()
     env = dict(os.environ)
     env.update(
         {
