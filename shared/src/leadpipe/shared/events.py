@@ -60,12 +60,16 @@ class Consent(BaseModel):
 
 
 class InboundEvent(WireModel):
-    """A normalised inbound event on ``lead.events.v1``: a form post, a tracking call, a webhook."""
+    """A normalised inbound event: a form post, a tracking call, a webhook. On
+    ``lead.events.v1`` it travels sealed, inside a :class:`SealedInboundEvent`."""
 
     CE_TYPE: ClassVar[str] = "io.leadpipe.lead.inbound.v1"
 
     name: str = Field(description="What happened, e.g. form_submitted, track, lead_contacted.")
-    lead_key: str = Field(description="Kafka key: keeps one lead's events on one partition.")
+    lead_key: str = Field(
+        description="Who the event is about (email, user id or anon:id); its pseudonym is the "
+        "Kafka key, which keeps one lead's events on one partition."
+    )
     source: str
     received_at: datetime
     identity: Identity
