@@ -9,7 +9,8 @@ import uuid
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from leadpipe.ingest.adapters.subject_keys import SubjectKeys
+from leadpipe.ingest.adapters.subject_keys import KeyStoreUnavailable, SubjectKeys
+from leadpipe.shared.db import make_engine, make_sessionmaker
 from leadpipe.shared.sealing import DATA_KEY_BYTES
 
 pytestmark = pytest.mark.integration
@@ -53,3 +54,15 @@ async def test_reading_keys_makes_none_and_shredding_leaves_none_for_good(
     # Neither gets a key again: the person's later events are not published.
     assert await fresh.for_publishing({published, never}) == {published: None, never: None}
     assert await keys.for_publishing({published}) == {published: None}
+
+
+async def test_a_failing_store_is_named_without_the_statement_or_its_keys() -> None:
+    unreachable = make_engine("postgresql+asyncpg://leadpipe:leadpipe@127.0.0.1:9/none")
+    try:
+        keys = SubjectKeys(make_sessionmaker(unreachable))
+        with pytest.raises(KeyStoreUnavailable) as failure:
+            await keys.for_publishing({"subject-1"})
+    finally:
+        await unreachable.dispose()
+    assert str(failure.value).startswith("subject keys could not be stored or read (")
+    assert "INSERT" not in str(failure.value) and "subject-1" not in str(failure.value)

@@ -29,6 +29,10 @@ CACHED_SUBJECTS = 200_000
 DataKey = bytes | None
 
 
+class KeyStoreUnavailable(RuntimeError):
+    pass
+
+
 class SubjectKeys:
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], capacity: int = CACHED_SUBJECTS
@@ -110,9 +114,14 @@ class SubjectKeys:
                 try:
                     keys = await self._make_or_read(round_)
                 except Exception as exc:
+                    # Named, not repeated: the database's message would carry the statement's
+                    # parameters, the new data keys among them, into the refusal's log line.
+                    failure = KeyStoreUnavailable(
+                        f"subject keys could not be stored or read ({type(exc).__name__})"
+                    )
                     for future in round_.values():
                         if not future.done():
-                            future.set_exception(exc)
+                            future.set_exception(failure)
                     continue
                 for subject, future in round_.items():
                     key = keys.get(subject)
