@@ -13,6 +13,8 @@ from leadpipe.routing.adapters.batch import RoutingBatch, first_deliveries
 from leadpipe.routing.assigning import RoutingConfig
 from leadpipe.routing.handlers import (
     CONTACTED,
+    Contacted,
+    contacted_key,
     handle_contacted,
     handle_erased,
     handle_stage_changed,
@@ -20,20 +22,12 @@ from leadpipe.routing.handlers import (
 from leadpipe.shared.dead_letters import UndecodableRecord
 from leadpipe.shared.envelope import EnvelopeError, from_record, unwrap
 from leadpipe.shared.events import InboundEvent, LeadErased, SealedInboundEvent, StageChanged
-from leadpipe.shared.privacy import record_key
 from leadpipe.shared.records import Record
 from leadpipe.shared.topics import Topics
 
 log = logging.getLogger(__name__)
 
-RoutingEvent = StageChanged | InboundEvent | SealedInboundEvent | LeadErased
-Contacted = InboundEvent | SealedInboundEvent
-
-
-def contacted_key(event: Contacted) -> str:
-    """The pseudonymous lead key a first touch is for: a sealed event's subject is that key
-    already, so routing needs no data key to match it."""
-    return event.subject if isinstance(event, SealedInboundEvent) else record_key(event.lead_key)
+RoutingEvent = StageChanged | Contacted | LeadErased
 
 
 def utc_now() -> datetime:
@@ -119,7 +113,7 @@ class RoutingBatchHandler:
                 elif isinstance(event, LeadErased):
                     handle_erased(batch, self._config, event, self._clock())
                 else:
-                    handle_contacted(batch, contacted_key(event), event.occurred_at)
+                    handle_contacted(batch, self._config, event, self._clock())
             await batch.write()
         self._on_commit()
 

@@ -10,12 +10,14 @@ from datetime import datetime
 from leadpipe.routing.adapters.batch import RoutingBatch
 from leadpipe.routing.assigning import RoutingConfig, plan, record, release
 from leadpipe.routing.domain.reps import LeadProfile
-from leadpipe.shared.events import LeadErased, StageChanged
+from leadpipe.shared.events import InboundEvent, LeadErased, SealedInboundEvent, StageChanged
+from leadpipe.shared.privacy import record_key
 
 log = logging.getLogger(__name__)
 
 # Inbound (sales-feedback) events routing acts on; every other inbound event is scoring's.
 CONTACTED = "lead_contacted"
+Contacted = InboundEvent | SealedInboundEvent
 # What an erased lead's assignments keep: enough for counts per rep, stage and segment.
 KEPT_ON_ERASURE = frozenset(
     {"lead_id", "stage", "country", "industry", "company_size", "grade", "temperature"}
@@ -67,13 +69,20 @@ def handle_stage_changed(
     )
 
 
-def handle_contacted(batch: RoutingBatch, lead_key: str, contacted_at: datetime) -> None:
+def contacted_key(event: Contacted) -> str:
+    """The pseudonymous lead key a first touch is for, as stage changes carry it: a sealed
+    event's subject is that key already, so routing needs no data key to match it."""
+    return event.subject if isinstance(event, SealedInboundEvent) else record_key(event.lead_key)
+
+
+def handle_contacted(
+    batch: RoutingBatch, config: RoutingConfig, event: Contacted, now: datetime
+) -> None:
     """``lead_contacted`` (first touch) stops the running SLA clock of the lead's open
-    assignment. Matched by the lead key, which ingest and scoring share, in the pseudonymous
-    form that stage changes carry (the record key of both)."""
-    for assignment in batch.open_for_key(lead_key):
+    assignment. Matched by the lead key, which ingest and scoring share."""
+    for assignment in batch.open_for_key(contacted_key(event)):
         if assignment.contacted_at is None:
-            assignment.contacted_at = contacted_at
+            assignment.contacted_at = event.occurred_at
         if assignment.sla_state == "running":
             assignment.sla_state = "met"
         batch.changed(assignment)
@@ -83,7 +92,7 @@ def handle_erased(
     batch: RoutingBatch, config: RoutingConfig, event: LeadErased, now: datetime
 ) -> None:
     """The person behind a lead was erased: close its open assignments (freeing the reps),
-    and keep of its history only what counts per rep need, without the lead key."""
+    and keep of its history only what counts per rep need, without the lead key (an email)."""
     assignments = batch.every(event.lead_id)
     keys = {assignment.lead_key for assignment in assignments}
     for assignment in assignments:

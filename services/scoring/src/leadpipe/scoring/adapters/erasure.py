@@ -98,7 +98,7 @@ async def erase_person(
         erased = LeadErased(
             event_id=str(uuid.uuid4()), occurred_at=now, lead_id=lead.id, erasure_id=erasure_id
         )
-        # Keyed by the lead id, not the lead key (an email): this row outlives the erasure.
+        # Keyed by the lead id, not the lead key: this row outlives the erasure.
         # Routing remembers erased lead ids, so an earlier event read later changes nothing.
         await enqueue(session, outbox, topics.stage_changed, lead.id, wrap(erased, SOURCE))
     domains = {lead.account_domain for lead in leads if lead.account_domain}
