@@ -160,7 +160,7 @@ def stage_changes(seed: int, stream: str, count: int) -> Keyed:
             to_stage=Stage.SQL,
             reason="BANT budget and authority confirmed",
             cause_event_id=ids[2 * i],
-            lead=LeadSnapshot(email=email, company="Bench GmbH", fit=30, engagement=40),
+            lead=LeadSnapshot(title="CTO", fit=30, engagement=40),
         )
         events.append((email, wrap(changed, "/leadpipe/scoring")))
     return events

@@ -22,6 +22,7 @@ from bench.stats import percentile
 from leadpipe.cli.tokens import add_token
 from leadpipe.shared.auth import Scope, issue_token
 from leadpipe.shared.kafka import start_tail_reader
+from leadpipe.shared.privacy import record_key
 
 P99_LIMIT_S = 1.0
 REPS = (
@@ -103,7 +104,9 @@ async def offer(
     waited_before = {name: p.run_queue_seconds() for name, p in services.items()}
     wall_before = time.monotonic()
     sent = await run_loadgen(spec, work_dir, f"e2e-{rate}")
-    accepted = [(key, t_send) for key, t_send, _, status in sent["requests"] if status == 202]
+    accepted = [
+        (record_key(key), t_send) for key, t_send, _, status in sent["requests"] if status == 202
+    ]
     arrivals.expected.update(key for key, _ in accepted)
     await arrivals.wait_for([key for key, _ in accepted], timeout_s=drain_s)
     wall = time.monotonic() - wall_before

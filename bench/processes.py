@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -126,9 +127,12 @@ class ProcessGroup:
     def start_services(self, settings: Settings, names: Sequence[str]) -> dict[str, Process]:
         """Start leadpipe services (``python -m leadpipe.<name>.main``) on free ports."""
         started = {}
-        for name in names:
-            port = free_port()
-            env = service_env(settings, {f"LEADPIPE_{name.upper()}_PORT": str(port)})
+        ports = {name: free_port() for name in names}
+        # Every service knows every port: scoring fetches data keys from ingest.
+        env = service_env(
+            settings, {f"LEADPIPE_{n.upper()}_PORT": str(p) for n, p in ports.items()}
+        )
+        for name, port in ports.items():
             started[name] = self.start(
                 name, [sys.executable, "-m", f"leadpipe.{name}.main"], env, port
             )
@@ -154,7 +158,15 @@ class ProcessGroup:
             self.stop(name)
 
 
+def ensure_pseudonym_key() -> None:
+    """The services, and the scoring apps and readers of record keys in this process, share
+    one pseudonym key: one made for the run unless the environment names one."""
+    if "LEADPIPE_PSEUDONYM_KEY" not in os.environ and "LEADPIPE_SECRETS_KEY" not in os.environ:
+        os.environ["LEADPIPE_PSEUDONYM_KEY"] = secrets.token_hex(32)
+
+
 def service_env(settings: Settings, extra: Mapping[str, str]) -> dict[str, str]:
+    ensure_pseudonym_key()
     env = dict(os.environ)
     env.update(
         {

@@ -17,6 +17,7 @@ import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.machine import kafka_version_pinned
+from bench.processes import ensure_pseudonym_key
 from leadpipe.localstack.processes import free_port
 from leadpipe.localstack.repo import repo_root
 from leadpipe.localstack.reporting import Log
@@ -64,6 +65,7 @@ def _with_database(url: str, database: str) -> str:
 @asynccontextmanager
 async def bench_stack(work_dir: Path, log: Log) -> AsyncIterator[BenchStack]:
     run_id = secrets.token_hex(3)
+    ensure_pseudonym_key()
     kafka_env = os.environ.get("LEADPIPE_KAFKA_BOOTSTRAP")
     database_env = os.environ.get("LEADPIPE_DATABASE_URL")
     local: LocalStack | None = None

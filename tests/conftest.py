@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -14,6 +16,10 @@ from leadpipe.shared.db import make_engine, make_sessionmaker
 from leadpipe.shared.kafka import ensure_topics
 from leadpipe.shared.settings import Settings
 from tests.infrastructure import Infrastructure, infrastructure
+
+# One pseudonym key for the tests and every service process they start (which inherit this
+# environment), as `leadpipe up` hands one key to all services.
+os.environ.setdefault("LEADPIPE_PSEUDONYM_KEY", secrets.token_hex(32))
 
 
 @pytest.fixture(scope="session")

@@ -30,12 +30,12 @@ from leadpipe.scoring.rules.loader import default_rules
 from leadpipe.shared import migrate
 from leadpipe.shared.auth import Scope, issue_token
 from leadpipe.shared.db import make_engine
-from leadpipe.shared.envelope import from_record, unwrap
 from leadpipe.shared.events import InboundEvent
 from leadpipe.shared.kafka import records_to_end
 from leadpipe.shared.records import Record
 from leadpipe.shared.settings import Settings
 from tests.infrastructure import local_stack
+from tests.sealed_events import opened
 from tests.service_processes import ServiceProcess, service_processes
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(900)]
@@ -335,8 +335,9 @@ async def compare_with_reference(engine: AsyncEngine, settings: Settings, load: 
     acknowledged = {event_id for ids in load.acknowledged.values() for event_id in ids}
     history: dict[str, list[InboundEvent]] = defaultdict(list)
     seen: set[str] = set()
-    for record in await whole_topic(settings, settings.topics.lead_events):
-        event = unwrap(from_record(record.headers, record.value), InboundEvent)
+    records = await whole_topic(settings, settings.topics.lead_events)
+    for event in await opened(records, settings.database_url):
+        assert event is not None, "no person was erased: every event's key must exist"
         if event.event_id in acknowledged and event.event_id not in seen:
             seen.add(event.event_id)
             history[event.lead_key].append(event)

@@ -14,6 +14,7 @@ from leadpipe.ingest.adapters.source_store import SourceOptions
 from leadpipe.ingest.domain.sources import SourceKind
 from leadpipe.shared.envelope import from_record, unwrap
 from leadpipe.shared.events import LeadRouted
+from leadpipe.shared.privacy import record_key
 from tests.e2e.test_pipeline import RunningPipeline, pipeline
 from tests.integration.ingest_process import new_source, wait_until
 from tests.integration.kafka_helpers import TopicReader, keyed
@@ -64,7 +65,7 @@ async def test_an_html_form_post_redirects_and_the_lead_is_routed(
         )
         assert response.status_code == 303, response.text
         assert response.headers["location"] == THANKS
-        seen = await reader.wait_for(keyed(email), timeout_s=30)
+        seen = await reader.wait_for(keyed(record_key(email)), timeout_s=30)
     routed = unwrap(from_record(seen[-1].headers, seen[-1].value), LeadRouted)
     assert routed.kind == "assigned"
     assert routed.stage == "sql"

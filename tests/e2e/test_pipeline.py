@@ -19,6 +19,7 @@ from leadpipe.cli.tokens import add_token
 from leadpipe.shared.auth import Scope, issue_token
 from leadpipe.shared.envelope import from_record, unwrap
 from leadpipe.shared.events import LeadRouted
+from leadpipe.shared.privacy import record_key
 from leadpipe.shared.settings import Settings
 from tests.integration.kafka_helpers import TopicReader, keyed
 from tests.service_processes import service_processes
@@ -81,7 +82,7 @@ async def test_form_post_ends_as_a_routed_lead(pipeline: RunningPipeline) -> Non
                 },
             )
         assert response.status_code == 202, response.text
-        seen = await reader.wait_for(keyed(email), timeout_s=30)
+        seen = await reader.wait_for(keyed(record_key(email)), timeout_s=30)
     record = seen[-1]
     headers = dict(record.headers)
     assert headers["ce_specversion"] == b"1.0"
@@ -147,7 +148,7 @@ async def test_round_robin_spreads_leads_over_the_aes(pipeline: RunningPipeline)
                 json={"email": email, "title": "CTO", "budget": "yes"},
             )
             assert response.status_code == 202
-            seen = await reader.wait_for(keyed(email), timeout_s=30)
+            seen = await reader.wait_for(keyed(record_key(email)), timeout_s=30)
             routed = unwrap(from_record(seen[-1].headers, seen[-1].value), LeadRouted)
             assert routed.rep is not None
             picks.append(routed.rep.rep_id)
@@ -169,7 +170,7 @@ async def test_lead_show_prints_the_scored_lead_and_its_open_questions(
                 json={"email": email, "title": "Leiter IT", "budget": "ja", "country": "AT"},
             )
         assert response.status_code == 202, response.text
-        await reader.wait_for(keyed(email), timeout_s=30)
+        await reader.wait_for(keyed(record_key(email)), timeout_s=30)
     env = dict(os.environ)
     env.update(
         {
@@ -243,7 +244,7 @@ async def test_erase_removes_the_person_from_both_services(
             json={"email": email, "last_name": "Löschmich", "title": "CEO", "budget": "yes"},
         )
         assert posted.status_code == 202
-        seen = await reader.wait_for(keyed(email), timeout_s=30)
+        seen = await reader.wait_for(keyed(record_key(email)), timeout_s=30)
         lead_id = unwrap(from_record(seen[-1].headers, seen[-1].value), LeadRouted).lead_id
     env = dict(os.environ)
     env.update(

@@ -19,10 +19,11 @@ from leadpipe.ingest.adapters.secret_box import SecretBox
 from leadpipe.ingest.adapters.source_store import NewSource, SourceOptions, add_source
 from leadpipe.localstack.processes import free_port
 from leadpipe.localstack.repo import repo_root
-from leadpipe.shared.envelope import from_record, unwrap
 from leadpipe.shared.events import InboundEvent
+from leadpipe.shared.privacy import record_key
 from leadpipe.shared.settings import Settings
 from tests.integration.kafka_helpers import TopicReader
+from tests.sealed_events import opened
 
 # One key for every ingest process of a test run, as `leadpipe up` gives one to all.
 SECRETS_KEY = Fernet.generate_key().decode()
@@ -127,19 +128,18 @@ def wait_for_revocation(send: Callable[[], httpx.Response]) -> httpx.Response:
 
 
 async def read_events(
-    reader: TopicReader, keys: set[str], count: int, timeout_s: float = 30.0
+    reader: TopicReader, keys: set[str], count: int, database_url: str, timeout_s: float = 30.0
 ) -> list[InboundEvent]:
-    """The first ``count`` inbound events keyed by any of ``keys``, in the order read."""
-    wanted = {key.encode() for key in keys}
+    """The first ``count`` inbound events keyed by any of ``keys``, in the order read, opened
+    with their data keys from ``database_url``."""
+    wanted = {record_key(key).encode() for key in keys}  # records are keyed by pseudonyms
     found: list[InboundEvent] = []
     deadline = time.monotonic() + timeout_s
     while len(found) < count:
         if time.monotonic() > deadline:
             raise AssertionError(f"{len(found)} of {count} events within {timeout_s} s")
         for records in (await reader.consumer.getmany(timeout_ms=100)).values():
-            found += [
-                unwrap(from_record(record.headers, record.value), InboundEvent)
-                for record in records
-                if record.key in wanted
-            ]
+            mine = [record for record in records if record.key in wanted]
+            if mine:
+                found += [e for e in await opened(mine, database_url) if e is not None]
     return found

@@ -30,6 +30,7 @@ from leadpipe.shared.events import (
     StageChanged,
     WireModel,
 )
+from leadpipe.shared.privacy import record_key
 
 ROUTING_TABLES = (
     "assignments",
@@ -81,13 +82,18 @@ def became_sql(email: str, **lead: Any) -> StageChanged:
         event_id=str(uuid.uuid4()),
         occurred_at=datetime.now(UTC),
         lead_id=f"lead-{email}",
-        lead_key=email,
+        lead_key=record_key(email),  # as scoring sends it
         from_stage=Stage.MQL,
         to_stage=lead.pop("to_stage", Stage.SQL),
         reason="test",
         cause_event_id=str(uuid.uuid4()),
-        lead=LeadSnapshot(email=email, account_domain=email.split("@")[1], **lead),
+        lead=LeadSnapshot(account_domain=email.split("@")[1], **lead),
     )
+
+
+def key_of(email_or_key: str) -> str:
+    """The lead key routing knows a lead by: the pseudonym of an email, or a key as given."""
+    return record_key(email_or_key) if "@" in email_or_key else email_or_key
 
 
 def contacted(email: str) -> InboundEvent:
@@ -111,7 +117,7 @@ async def assignments_of(
             (
                 await session.execute(
                     select(AssignmentRow)
-                    .where(AssignmentRow.lead_key == email)
+                    .where(AssignmentRow.lead_key == key_of(email))
                     .order_by(AssignmentRow.created_at, AssignmentRow.kind)
                 )
             ).scalars()
@@ -124,7 +130,7 @@ async def emitted(sessions: async_sessionmaker[AsyncSession], email: str) -> lis
         rows = (
             await session.execute(
                 select(outbox.c.headers, outbox.c.payload)
-                .where(outbox.c.key == email)
+                .where(outbox.c.key == key_of(email))
                 .order_by(outbox.c.id)
             )
         ).all()

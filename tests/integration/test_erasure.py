@@ -20,7 +20,8 @@ from leadpipe.scoring.adapters.orm import ErasureReceiptRow, InboundEventRow, Le
 from leadpipe.scoring.adapters.rules_store import RulesCache
 from leadpipe.scoring.handlers import InboundBatchHandler
 from leadpipe.shared.envelope import wrap
-from leadpipe.shared.events import InboundEvent
+from leadpipe.shared.events import Identity, InboundEvent
+from leadpipe.shared.privacy import record_key
 from leadpipe.shared.settings import Settings
 from tests.events import form_submitted
 from tests.integration.routing_helpers import add_reps, api_client, clean_routing
@@ -115,7 +116,7 @@ async def test_erasure_removes_the_person_from_both_services_and_keeps_them_out(
     routing = RoutingBatchHandler(sessions, RoutingConfig(topics=settings.topics), lambda: None)
     first = demo_request(email, last_name)
     await scoring([DeliveredRecord(wrap(first, "/t").data, wrap(first, "/t").headers())])
-    await routing(await _outbox_records(sessions, email))
+    await routing(await _outbox_records(sessions, record_key(email)))
     assert await _places_holding(sessions, last_name), "the test lead was not stored at all"
 
     async with sessions() as session, session.begin():
@@ -170,3 +171,83 @@ async def test_retention_prunes_old_event_history_only(
     assert kept >= 0
     async with sessions() as session:
         assert await session.scalar(select(LeadRow.stage).where(LeadRow.email == email)) == "sql"
+
+
+def tracked(
+    name: str, lead_key: str, identity: Identity, traits: dict[str, object] | None = None
+) -> InboundEvent:
+    """A tracking call as ingest normalises it."""
+    now = datetime.now(UTC)
+    return InboundEvent(
+        event_id=str(uuid.uuid4()),
+        occurred_at=now,
+        received_at=now,
+        name=name,
+        lead_key=lead_key,
+        source="segment:web",
+        identity=identity,
+        traits=traits or {},
+    )
+
+
+async def test_later_events_under_any_id_of_the_person_stay_out_and_accounts_keep_no_person(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    email, user_id, anonymous_id = f"jan.{run}@konzern.example", f"u-{run}", f"a-{run}"
+    last_name, phone = f"Janssen{run}", f"+49 30 {run[:6]}"
+    scoring = InboundBatchHandler(sessions, settings.topics, lambda: None, RulesCache())
+
+    def delivered(event: InboundEvent) -> DeliveredRecord:
+        return DeliveredRecord(wrap(event, "/t").data, wrap(event, "/t").headers())
+
+    person = Identity(email=email, user_id=user_id, anonymous_id=anonymous_id)
+    await scoring(
+        [
+            delivered(tracked("page", f"anon:{anonymous_id}", Identity(anonymous_id=anonymous_id))),
+            delivered(
+                tracked("identify", email, person, {"first_name": "Jan", "last_name": last_name})
+            ),
+            # A group call from the person, with their own contact details among the traits.
+            delivered(
+                tracked(
+                    "group",
+                    email,
+                    person,
+                    {"name": f"Konzern {run} AG", "email": email, "phone": phone, "employees": 900},
+                )
+            ),
+        ]
+    )
+    async with sessions() as session:
+        traits = await session.scalar(
+            text("SELECT traits::text FROM scoring.accounts WHERE domain = 'konzern.example'")
+        )
+    assert traits is not None and "900" in traits
+    assert email not in traits and phone not in traits
+
+    # A colleague keeps the account alive past the erasure.
+    colleague = f"kim.{run}@konzern.example"
+    await scoring([delivered(demo_request(colleague, f"Kollegin{run}"))])
+    async with sessions() as session, session.begin():
+        receipt = await erase_person(session, email, settings.topics, datetime.now(UTC))
+    assert receipt.removed["identifiers_suppressed"] >= 4
+
+    # Calls under the user id alone, or the anonymous id alone, do not bring them back.
+    await scoring(
+        [
+            delivered(
+                tracked("identify", user_id, Identity(user_id=user_id), {"last_name": last_name})
+            ),
+            delivered(
+                tracked(
+                    "identify",
+                    f"anon:{anonymous_id}",
+                    Identity(anonymous_id=anonymous_id),
+                    {"last_name": last_name},
+                )
+            ),
+        ]
+    )
+    for needle in (email, last_name, phone, user_id, anonymous_id):
+        assert await _places_holding(sessions, needle) == [], needle

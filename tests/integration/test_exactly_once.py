@@ -17,6 +17,7 @@ from leadpipe.shared.envelope import from_record, unwrap, wrap
 from leadpipe.shared.events import InboundEvent, Stage, StageChanged
 from leadpipe.shared.kafka import make_producer
 from leadpipe.shared.outbox import OutboxRelay
+from leadpipe.shared.privacy import record_key
 from leadpipe.shared.settings import Settings
 from tests.events import form_submitted
 from tests.integration.kafka_helpers import TopicReader
@@ -73,7 +74,9 @@ async def _records(sessions: async_sessionmaker[AsyncSession], email: str) -> Le
             select(func.count()).where(ScoreChangeRow.lead_id == lead.id)
         )
         moves = await session.scalar(select(func.count()).where(StageChangeRow.lead_id == lead.id))
-        emitted = await session.scalar(select(func.count()).where(scoring_outbox.c.key == email))
+        emitted = await session.scalar(
+            select(func.count()).where(scoring_outbox.c.key == record_key(email))
+        )
     return LeadRecords(lead.engagement, lead.stage, changes or 0, moves or 0, emitted or 0)
 
 
@@ -112,7 +115,7 @@ async def test_outbox_relay_publishes_stage_changes_once(
     mine = [
         unwrap(from_record(r.headers, r.value), StageChanged)
         for r in seen
-        if r.key == email.encode()
+        if r.key == record_key(email).encode()
     ]
     assert [(c.from_stage, c.to_stage) for c in mine] == [
         (None, Stage.LEAD),
@@ -141,14 +144,15 @@ async def test_relay_restarted_after_kafka_acked_does_not_publish_twice(
             async with sessions() as session, session.begin():
                 await session.execute(
                     update(scoring_outbox)
-                    .where(scoring_outbox.c.key == email)
+                    .where(scoring_outbox.c.key == record_key(email))
                     .values(published_at=None, published_partition=None, published_offset=None)
                 )
             assert await relay.reconcile() >= 3
             async with sessions() as session:
                 unmarked = await session.scalar(
                     select(func.count()).where(
-                        scoring_outbox.c.key == email, scoring_outbox.c.published_at.is_(None)
+                        scoring_outbox.c.key == record_key(email),
+                        scoring_outbox.c.published_at.is_(None),
                     )
                 )
             assert unmarked == 0
@@ -157,7 +161,7 @@ async def test_relay_restarted_after_kafka_acked_does_not_publish_twice(
             seen = await reader.drain(2.0)
     finally:
         await producer.stop()
-    mine = [r for r in seen if r.key == email.encode()]
+    mine = [r for r in seen if r.key == record_key(email).encode()]
     assert len(mine) == 3
     assert len({dict(r.headers)["ce_id"] for r in mine}) == 3
 
@@ -183,7 +187,7 @@ async def test_relay_records_where_each_event_landed(
     on_kafka = {
         dict(r.headers)["ce_id"].decode(): (r.partition, r.offset)
         for r in seen
-        if r.key is not None and r.key.decode() in emails
+        if r.key is not None and r.key.decode() in {record_key(e) for e in emails}
     }
     async with sessions() as session:
         stored = {
@@ -193,7 +197,7 @@ async def test_relay_records_where_each_event_landed(
                     scoring_outbox.c.event_id,
                     scoring_outbox.c.published_partition,
                     scoring_outbox.c.published_offset,
-                ).where(scoring_outbox.c.key.in_(emails))
+                ).where(scoring_outbox.c.key.in_([record_key(e) for e in emails]))
             )
         }
     assert len(on_kafka) == 3 * len(emails)

@@ -82,7 +82,7 @@ async def test_a_plain_html_post_redirects_to_the_thank_you_page_with_consent_ca
         assert response.status_code == 303, response.text
         assert response.headers["location"] == THANKS
         assert response.headers["access-control-allow-origin"] == SITE
-        (event,) = await read_events(reader, {email}, 1)
+        (event,) = await read_events(reader, {email}, 1, settings.database_url)
     assert event.name == "form_submitted"
     assert event.traits["title"] == "CTO"
     assert event.consent is not None
@@ -121,7 +121,7 @@ async def test_a_bot_filling_the_honeypot_is_answered_but_not_forwarded(
         # The same lead (same key, same partition, so read in order) then posts for real.
         person = _json_post(url, {"email": email, "n": 2})
         assert person.status_code == 202
-        (first,) = await read_events(reader, {email}, 1)
+        (first,) = await read_events(reader, {email}, 1, settings.database_url)
     assert first.properties["n"] == 2
 
 

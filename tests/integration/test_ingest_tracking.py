@@ -68,7 +68,7 @@ async def test_segment_python_client_calls_land_on_kafka(
             context={"traits": {"email": email}},
         )
         client.page(user_id, "Docs", "Pricing")
-        events = await read_events(reader, {email, user_id}, 3)
+        events = await read_events(reader, {email, user_id}, 3, settings.database_url)
     by_key = {e.name: e for e in events}
     identify, track, page = by_key["identify"], by_key["track"], by_key["page"]
     assert identify.lead_key == email
@@ -93,7 +93,7 @@ async def test_rudderstack_client_sends_gzip_batches_that_land_on_kafka(
     async with TopicReader(settings.kafka_bootstrap, settings.topics.lead_events) as reader:
         client.identify("r-1", {"email": email, "company": "Kunde AG"})
         client.track("r-1", "Demo Requested", context={"traits": {"email": email}})
-        events = await read_events(reader, {email}, 2)
+        events = await read_events(reader, {email}, 2, settings.database_url)
     assert [e.name for e in events] == ["identify", "track"]
     assert events[0].traits["company"] == "Kunde AG"
     assert events[0].context["integrations"] == {"All": True}
@@ -111,7 +111,7 @@ async def test_segment_client_batches_from_its_queue_land_on_kafka(
             client.track(anonymous_id=anonymous_id, event=f"Step {n}")
         client.flush()
         client.join()
-        events = await read_events(reader, {f"anon:{anonymous_id}"}, 5)
+        events = await read_events(reader, {f"anon:{anonymous_id}"}, 5, settings.database_url)
     steps = [e.properties["event"] for e in events]
     assert steps == [f"Step {n}" for n in range(5)]
 
@@ -152,7 +152,7 @@ async def test_analytics_js_style_post_with_skewed_clock(
         assert response.status_code == 200, response.text
         assert response.json() == {"success": True}
         assert response.headers["access-control-allow-origin"] == "*"
-        (page,) = await read_events(reader, {f"anon:{anonymous_id}"}, 1)
+        (page,) = await read_events(reader, {f"anon:{anonymous_id}"}, 1, settings.database_url)
     assert page.name == "page"
     # On the server's clock: 3 s before arrival, not two hours in the past.
     assert page.received_at - page.occurred_at == timedelta(seconds=3)
@@ -176,7 +176,7 @@ async def test_a_gzipped_batch_with_basic_auth_is_accepted(
             auth=(source.credential, ""),
         )
         assert response.status_code == 200, response.text
-        (identify,) = await read_events(reader, {user_id}, 1)
+        (identify,) = await read_events(reader, {user_id}, 1, settings.database_url)
     assert identify.context["library"] == {"name": "analytics-node"}
 
 
@@ -197,7 +197,7 @@ async def test_a_repeated_message_id_is_one_event_across_instances_and_restarts(
             second.stop()
             second.start()
             assert _post(f"{second.url}/v1/track", call).status_code == 200
-            events = await read_events(reader, {user_id}, 3)
+            events = await read_events(reader, {user_id}, 3, settings.database_url)
     finally:
         second.stop()
     ids = {e.event_id for e in events}

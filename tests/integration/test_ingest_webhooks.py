@@ -83,7 +83,7 @@ async def test_a_signed_webhook_becomes_one_event_even_when_redelivered(
         # The sender retries the same delivery later, signed again.
         again = _post(url, body, _signed(source.credential, "msg_1", body, datetime.now(UTC)))
         assert again.status_code == 200, again.text
-        events = await read_events(reader, {email}, 2)
+        events = await read_events(reader, {email}, 2, settings.database_url)
     assert {e.name for e in events} == {"lead_contacted"}
     assert {e.event_id for e in events} == {event_id_for(f"webhook:{source.name}", "msg_1")}
     assert events[0].properties == {"channel": "phone", "rep": "anna"}
@@ -124,7 +124,7 @@ async def test_an_unsigned_sender_uses_its_token_in_the_url_or_as_basic_password
         basic = base64.b64encode(f"mailchimp:{source.credential}".encode()).decode()
         as_basic = _post(url, body, {"Authorization": f"Basic {basic}"})
         assert as_basic.status_code == 200, as_basic.text
-        events = await read_events(reader, {email}, 2)
+        events = await read_events(reader, {email}, 2, settings.database_url)
     assert [e.name for e in events] == ["email_clicked", "email_clicked"]
     wrong = _post(f"{url}?token=guess", body, {})
     assert (wrong.status_code, wrong.json()["error"]["field"]) == (401, "token")
@@ -164,7 +164,7 @@ async def test_hubspot_contact_webhooks_signed_v3_become_events(
     async with TopicReader(settings.kafka_bootstrap, settings.topics.lead_events) as reader:
         response = _post(url, body, _hubspot_headers(secret, url, body, now_ms))
         assert response.status_code == 200, response.text
-        (event,) = await read_events(reader, {email}, 1)
+        (event,) = await read_events(reader, {email}, 1, settings.database_url)
     assert event.name == "hubspot_contact_property_changed"
     assert event.identity.user_id == f"hubspot:{object_id}"
     old = _post(url, body, _hubspot_headers(secret, url, body, now_ms - 6 * 60 * 1000))
@@ -199,5 +199,5 @@ async def test_a_replayed_hubspot_delivery_without_event_id_is_one_event(
             headers = _hubspot_headers(secret, url, body, int(time.time() * 1000))
             response = _post(url, body, headers)
             assert response.status_code == 200, response.text
-        events = await read_events(reader, {email}, 2)
+        events = await read_events(reader, {email}, 2, settings.database_url)
     assert len({e.event_id for e in events}) == 1

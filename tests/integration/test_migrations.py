@@ -41,7 +41,7 @@ EXPECTED = {
         "api_tokens",
         "erased_leads",
     },
-    "ingest": {"sources"},
+    "ingest": {"sources", "subject_keys"},
 }
 
 

@@ -376,7 +376,8 @@ async def test_one_batch_is_decided_in_order_as_single_events_would_be(
     ids = await add_reps(client, [ANNA, JONAS])
     first, second = sorted(ids.values())  # round-robin goes in rep id order
     now = datetime(2026, 1, 13, 10, 0, tzinfo=UTC)
-    a, b, c, d = (became_sql(f"{name}@batch{name}.example") for name in "abcd")
+    emails = [f"{name}@batch{name}.example" for name in "abcd"]
+    a, b, c, d = (became_sql(email) for email in emails)
     await _route(
         sessions,
         config,
@@ -384,9 +385,9 @@ async def test_one_batch_is_decided_in_order_as_single_events_would_be(
         a,
         a,  # the same event twice in one batch
         b,
-        contacted(a.lead_key),
+        contacted(emails[0]),
         c,
-        became_sql(b.lead_key, to_stage="disqualified"),
+        became_sql(emails[1], to_stage="disqualified"),
         d,
     )
     [for_a] = await assignments_of(sessions, a.lead_key)

@@ -27,6 +27,7 @@ from leadpipe.shared.dead_letters import DeadLetterQueue
 from leadpipe.shared.envelope import wrap
 from leadpipe.shared.events import Identity, InboundEvent, Stage
 from leadpipe.shared.kafka import ensure_topics, make_consumer, make_producer, publish
+from leadpipe.shared.privacy import record_key
 from leadpipe.shared.records import Record
 from leadpipe.shared.settings import Settings
 from tests.integration.test_exactly_once import delivered
@@ -150,7 +151,9 @@ async def test_events_consumed_from_kafka_are_scored_in_one_batch(
                 select(LeadRow.stage, LeadRow.grade).where(LeadRow.email.in_(emails))
             )
         ).all()
-        emitted = await session.scalar(select(func.count()).where(scoring_outbox.c.key.in_(emails)))
+        emitted = await session.scalar(
+            select(func.count()).where(scoring_outbox.c.key.in_([record_key(e) for e in emails]))
+        )
         accounts = await session.scalar(
             select(func.count()).where(AccountRow.domain.in_([e.split("@")[1] for e in emails]))
         )
@@ -244,7 +247,9 @@ async def test_sales_feedback_moves_the_lead_and_refusals_are_recorded(
     assert lead.stage == Stage.NURTURE
     assert lead.contacted_at is not None
     async with sessions() as session:
-        emitted = await session.scalar(select(func.count()).where(scoring_outbox.c.key == email))
+        emitted = await session.scalar(
+            select(func.count()).where(scoring_outbox.c.key == record_key(email))
+        )
     assert emitted == 5  # lead, mql, sql, opportunity, nurture — none for the refusals
 
 

@@ -15,6 +15,7 @@ from leadpipe.scoring.adapters.recycler import recycle_due
 from leadpipe.scoring.adapters.rules_store import RulesCache
 from leadpipe.scoring.handlers import InboundBatchHandler
 from leadpipe.scoring.rules.loader import default_rules
+from leadpipe.shared.privacy import record_key
 from leadpipe.shared.settings import Settings
 from tests.integration.test_exactly_once import delivered
 from tests.integration.test_scoring_consumer import Commits, event
@@ -60,7 +61,9 @@ async def test_a_decayed_mql_is_recycled_once_and_emits_one_stage_change(
                 .order_by(StageChangeRow.id)
             )
         ).all()
-        emitted = await session.scalar(select(func.count()).where(scoring_outbox.c.key == email))
+        emitted = await session.scalar(
+            select(func.count()).where(scoring_outbox.c.key == record_key(email))
+        )
     assert after.stage == "nurture"
     assert after.recycle_at is None
     assert [m.to_stage for m in moves] == ["lead", "mql", "nurture"]

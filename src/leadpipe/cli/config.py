@@ -6,11 +6,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from leadpipe.ingest.adapters.secret_box import key_from_file
 from leadpipe.localstack.repo import repo_root
 from leadpipe.localstack.stack import LocalStack
+from leadpipe.shared.privacy import Pseudonyms
 from leadpipe.shared.settings import Settings
 
 KAFKA_ENV = "LEADPIPE_KAFKA_BOOTSTRAP"
@@ -59,6 +61,14 @@ def secrets_key(env: Environment) -> str:
     if env.settings.secrets_key is not None:
         return env.settings.secrets_key.get_secret_value()
     return key_from_file(env.state_dir / "secrets.key")
+
+
+def pseudonyms_of(env: Environment) -> Pseudonyms:
+    """The record-key pseudonyms the services started by ``leadpipe up`` use."""
+    settings = env.settings
+    if settings.pseudonym_key is None and settings.secrets_key is None:
+        settings = settings.model_copy(update={"secrets_key": SecretStr(secrets_key(env))})
+    return Pseudonyms.from_settings(settings)
 
 
 def load_environment() -> Environment:

@@ -15,6 +15,7 @@ from rich.table import Table
 from leadpipe.shared.envelope import from_record, unwrap
 from leadpipe.shared.events import LeadRouted
 from leadpipe.shared.kafka import start_tail_reader
+from leadpipe.shared.privacy import Pseudonyms
 from leadpipe.shared.settings import Settings
 
 DEMO_REPS = [
@@ -61,9 +62,16 @@ async def seed_reps(client: httpx.AsyncClient, routing_url: str) -> int:
 
 
 async def run_demo(
-    settings: Settings, console: Console, headers: dict[str, str], *, timeout_s: float = 30.0
+    settings: Settings,
+    console: Console,
+    headers: dict[str, str],
+    *,
+    timeout_s: float = 30.0,
+    pseudonyms: Pseudonyms | None = None,
 ) -> DemoResult:
-    """``headers`` carry the API token for scoring's and routing's APIs."""
+    """``headers`` carry the API token for scoring's and routing's APIs; ``pseudonyms`` turn
+    the lead key into the record key the services use (default: from ``settings``)."""
+    pseudonyms = pseudonyms or Pseudonyms.from_settings(settings)
     base = f"http://{settings.host}"
     ingest, scoring, routing = (
         f"{base}:{settings.ingest_port}",
@@ -96,7 +104,7 @@ async def run_demo(
                 f"  ingest: {response.status_code} accepted, event {response.json()['event_id']}"
             )
             lead_key = str(fields["email"])
-            routed = await _wait_for_routed(consumer, lead_key, timeout_s)
+            routed = await _wait_for_routed(consumer, pseudonyms.of(lead_key), timeout_s)
             millis = (time.perf_counter() - started) * 1000
         finally:
             await consumer.stop()
@@ -107,14 +115,14 @@ async def run_demo(
 
 
 async def _wait_for_routed(
-    consumer: AIOKafkaConsumer, lead_key: str, timeout_s: float
+    consumer: AIOKafkaConsumer, record_key: str, timeout_s: float
 ) -> LeadRouted:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         batches = await consumer.getmany(timeout_ms=100)
         for records in batches.values():
             for record in records:
-                if record.key == lead_key.encode():
+                if record.key == record_key.encode():
                     return unwrap(from_record(record.headers, record.value), LeadRouted)
     raise TimeoutError(
         f"no lead.routed.v1 event for the demo lead within {timeout_s:.0f} s; scoring or "

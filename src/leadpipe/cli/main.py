@@ -11,7 +11,7 @@ from rich.table import Table
 
 from leadpipe.cli import dlq, erase, leads, reps, rules, tokens
 from leadpipe.cli.bench import app as bench_app
-from leadpipe.cli.config import load_environment
+from leadpipe.cli.config import load_environment, pseudonyms_of
 from leadpipe.cli.demo import print_result, run_demo
 from leadpipe.cli.refusals import refusal
 from leadpipe.cli.services import service_status, start_services, stop_services
@@ -88,7 +88,13 @@ def demo(timeout: float = typer.Option(30.0, help="Seconds to wait for the route
     env = load_environment()
     try:
         result = asyncio.run(
-            run_demo(env.settings, console, tokens.cli_headers(env), timeout_s=timeout)
+            run_demo(
+                env.settings,
+                console,
+                tokens.cli_headers(env),
+                timeout_s=timeout,
+                pseudonyms=pseudonyms_of(env),
+            )
         )
     except (RuntimeError, TimeoutError) as exc:
         console.print(f"[red]demo failed:[/red] {exc}")

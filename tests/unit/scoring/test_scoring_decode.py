@@ -3,10 +3,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from leadpipe.scoring.handlers import decode
+from leadpipe.ingest.adapters.publisher import sealed
+from leadpipe.scoring.handlers import decode, sealed_subjects
 from leadpipe.shared.dead_letters import UndecodableRecord
-from leadpipe.shared.envelope import wrap
+from leadpipe.shared.envelope import new_traceparent, wrap
 from leadpipe.shared.events import InboundEvent
+from leadpipe.shared.sealing import new_data_key
 from tests.unit.scoring.events import inbound
 
 
@@ -60,3 +62,34 @@ def test_events_with_floats_are_stored_as_the_model_writes_them(where: str) -> N
 def test_garbage_is_refused_for_the_dead_letter_topic() -> None:
     with pytest.raises(UndecodableRecord, match="missing CloudEvents header"):
         decode([Delivered(b"not json", [("ce_type", b"x")])])
+
+
+def _sealed(event: InboundEvent, data_key: bytes) -> Delivered:
+    """The record ingest publishes for ``event``: sealed, keyed by its subject."""
+    subject = f"subject-{event.event_id}"
+    cloud_event = sealed(event, subject, data_key, new_traceparent())
+    return Delivered(cloud_event.data, cloud_event.headers(), key=subject.encode())
+
+
+def test_a_sealed_event_opens_with_its_key_and_is_stored_as_it_was_sealed() -> None:
+    page = inbound("identify", traits={"last_name": "Musterfrau", "phone": "+49 30 123"})
+    data_key = new_data_key()
+    record = _sealed(page, data_key)
+    assert record.value is not None and b"Musterfrau" not in record.value
+    subject = f"subject-{page.event_id}"
+    assert sealed_subjects([record]) == {subject}
+    [(event, stored)] = decode([record], {subject: data_key})
+    assert event == page
+    assert InboundEvent.model_validate_json(stored) == page
+
+
+def test_a_sealed_event_whose_key_was_shredded_is_left_out_not_dead_lettered() -> None:
+    record = _sealed(inbound("identify", traits={"last_name": "Musterfrau"}), new_data_key())
+    assert decode([record], {record.key.decode(): None}) == []  # type: ignore[union-attr]
+    assert decode([record]) == []
+
+
+def test_a_sealed_event_that_does_not_open_with_its_key_is_dead_lettered() -> None:
+    record = _sealed(inbound("identify"), new_data_key())
+    with pytest.raises(UndecodableRecord, match="does not open"):
+        decode([record], {record.key.decode(): new_data_key()})  # type: ignore[union-attr]

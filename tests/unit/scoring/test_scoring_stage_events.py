@@ -12,6 +12,7 @@ from leadpipe.scoring.adapters.stage_events import StageEvents, snapshot_of
 from leadpipe.scoring.domain.lifecycle import Transition
 from leadpipe.shared.envelope import from_record, unwrap, wrap
 from leadpipe.shared.events import LeadSnapshot, Stage, StageChanged
+from leadpipe.shared.privacy import record_key
 
 FULL = LeadRecord(
     id="lead-1",
@@ -73,7 +74,7 @@ def test_row_is_what_the_models_give(lead: LeadRecord, move: Transition, now: da
         event_id=event_id,
         occurred_at=now,
         lead_id=lead.id,
-        lead_key=lead.lead_key,
+        lead_key=record_key(lead.lead_key),
         from_stage=move.from_stage,
         to_stage=move.to_stage,
         reason=move.reason,
@@ -81,7 +82,8 @@ def test_row_is_what_the_models_give(lead: LeadRecord, move: Transition, now: da
         lead=LeadSnapshot.model_validate(snapshot_of(lead)),
     )
     assert payload == model.model_dump_json().encode()
-    assert (topic, key) == ("lead.stage-changed.v1", lead.lead_key)
+    assert (topic, key) == ("lead.stage-changed.v1", record_key(lead.lead_key))
+    assert lead.lead_key not in payload.decode()
     headers = [(name, value.encode()) for name, value in orjson.loads(headers_json)]
     expected = wrap(model, "/leadpipe/scoring").headers()
     # Everything but the trace context, which is new for every event.

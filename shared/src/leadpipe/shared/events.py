@@ -60,12 +60,16 @@ class Consent(BaseModel):
 
 
 class InboundEvent(WireModel):
-    """A normalised inbound event on ``lead.events.v1``: a form post, a tracking call, a webhook."""
+    """A normalised inbound event: a form post, a tracking call, a webhook. On
+    ``lead.events.v1`` it travels sealed, inside a :class:`SealedInboundEvent`."""
 
     CE_TYPE: ClassVar[str] = "io.leadpipe.lead.inbound.v1"
 
     name: str = Field(description="What happened, e.g. form_submitted, track, lead_contacted.")
-    lead_key: str = Field(description="Kafka key: keeps one lead's events on one partition.")
+    lead_key: str = Field(
+        description="Who the event is about (email, user id or anon:id); its pseudonym is the "
+        "Kafka key, which keeps one lead's events on one partition."
+    )
     source: str
     received_at: datetime
     identity: Identity
@@ -78,15 +82,27 @@ class InboundEvent(WireModel):
     consent: Consent | None = None
 
 
+class SealedInboundEvent(WireModel):
+    """On ``lead.events.v1``, as ingest publishes: an :class:`InboundEvent` sealed under its
+    subject's data key (see :mod:`leadpipe.shared.sealing`). In clear only what names nobody:
+    what happened, from which source, when, and the pseudonymous subject (the record key)."""
+
+    CE_TYPE: ClassVar[str] = "io.leadpipe.lead.inbound.sealed.v1"
+
+    name: str
+    source: str
+    received_at: datetime
+    subject: str = Field(description="The record key: a pseudonym of the lead key.")
+    sealed: str = Field(description="base64 of nonce and AES-256-GCM of the InboundEvent JSON.")
+
+
 class LeadSnapshot(BaseModel):
-    """What routing needs to know of a lead; routing never reads scoring's tables."""
+    """What routing needs to know of a lead; routing never reads scoring's tables. Nothing
+    that names the person (email, names, phone, company): the topic keeps records for days
+    after an erasure; who the lead is comes from scoring's API by ``lead_id``."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    email: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    company: str | None = None
     title: str | None = None
     country: str | None = None
     industry: str | None = None
@@ -108,7 +124,7 @@ class StageChanged(WireModel):
     CE_TYPE: ClassVar[str] = "io.leadpipe.lead.stage_changed.v1"
 
     lead_id: str
-    lead_key: str
+    lead_key: str = Field(description="The record key: a pseudonym of the lead key.")
     from_stage: Stage | None
     to_stage: Stage
     reason: str
@@ -136,7 +152,7 @@ class LeadRouted(WireModel):
     kind: RoutedKind
     assignment_id: str
     lead_id: str
-    lead_key: str
+    lead_key: str = Field(description="The record key: a pseudonym of the lead key.")
     stage: Stage
     rep: RepRef | None
     rule: str

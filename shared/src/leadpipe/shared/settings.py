@@ -34,6 +34,11 @@ class Settings(BaseSettings):
         description="How long a client may take to send a whole request (headers and body) "
         "from its first byte; a slower one gets 408 and its connection is closed.",
     )
+    ingest_url: str | None = Field(
+        default=None,
+        description="Where scoring reaches ingest's internal subject-key API; unset: "
+        "http://{host}:{ingest_port}.",
+    )
     kafka_ack_timeout_s: float = Field(
         default=5.0, gt=0, description="How long ingest waits for Kafka before answering 503."
     )
@@ -54,6 +59,12 @@ class Settings(BaseSettings):
         default=None,
         description="Fernet key (urlsafe base64, 32 bytes) that encrypts the webhook secrets "
         "ingest must keep to verify signatures. `leadpipe up` creates one under .leadpipe/.",
+    )
+    pseudonym_key: SecretStr | None = Field(
+        default=None,
+        description="Key of the HMAC that turns lead keys (emails, user ids) into the record "
+        "keys on every topic. Unset: derived from secrets_key. Changing it re-keys new records "
+        "(one lead's old and new records may then sit on different partitions).",
     )
     public_base_url: str | None = Field(
         default=None,

@@ -14,11 +14,13 @@ from leadpipe.ingest.adapters.metrics import ACCEPTED
 from leadpipe.ingest.adapters.publisher import EventPublisher
 from leadpipe.ingest.adapters.secret_box import SecretBox
 from leadpipe.ingest.adapters.source_cache import SourceCache
+from leadpipe.ingest.adapters.subject_keys import SubjectKeys
 from leadpipe.ingest.api.direct import DirectPosts, Endpoint
 from leadpipe.ingest.api.errors import install_error_handlers
 from leadpipe.ingest.api.forms import EVENT_ROUTES as FORM_ROUTES
 from leadpipe.ingest.api.forms import router as forms_router
 from leadpipe.ingest.api.state import Ingest
+from leadpipe.ingest.api.subject_keys import router as subject_keys_router
 from leadpipe.ingest.api.tracking import EVENT_ROUTES as TRACKING_ROUTES
 from leadpipe.ingest.api.tracking import router as tracking_router
 from leadpipe.ingest.api.webhooks import router as webhooks_router
@@ -29,6 +31,7 @@ from leadpipe.shared.http import operations_router
 from leadpipe.shared.kafka import ensure_topics, make_producer
 from leadpipe.shared.logs import configure_logging
 from leadpipe.shared.memory import freeze_startup_objects
+from leadpipe.shared.privacy import pseudonyms, service_token
 from leadpipe.shared.runtime import start_with_retry
 from leadpipe.shared.serving import serve
 from leadpipe.shared.settings import Settings
@@ -44,12 +47,15 @@ def create_app(settings: Settings, *, startup_timeout_s: float = 120.0) -> FastA
         producer = make_producer(settings.kafka_bootstrap, client_id="leadpipe-ingest")
         engine = make_engine(settings.database_url, pool_size=2)
         key = settings.secrets_key.get_secret_value() if settings.secrets_key else None
+        sessions = make_sessionmaker(engine)
         sources = SourceCache(
-            make_sessionmaker(engine),
+            sessions,
             SecretBox(key),
             settings.source_refresh_s,
             database_url=settings.database_url,
         )
+        subject_keys = SubjectKeys(sessions)
+        app.state.subject_keys = subject_keys
         await start_with_retry(
             lambda: ensure_topics(
                 settings.kafka_bootstrap,
@@ -66,7 +72,9 @@ def create_app(settings: Settings, *, startup_timeout_s: float = 120.0) -> FastA
         refresher = asyncio.create_task(sources.keep_fresh(), name="source-refresh")
         ACCEPTED.only_registered(lambda source: sources.registry.knows(source))
         app.state.ingest = Ingest(
-            publisher=EventPublisher(producer, topics.lead_events, settings.kafka_ack_timeout_s),
+            publisher=EventPublisher(
+                producer, topics.lead_events, settings.kafka_ack_timeout_s, subject_keys
+            ),
             sources=sources,
             limiter=RateLimiter(settings.source_rate_per_s, settings.source_rate_burst),
             public_base_url=settings.public_base_url,
@@ -85,6 +93,9 @@ def create_app(settings: Settings, *, startup_timeout_s: float = 120.0) -> FastA
         title="leadpipe ingest", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None
     )
     serve_docs(app)
+    # Both fail here, at start, when no key is configured, rather than at the first event.
+    app.state.service_token = service_token(settings)
+    pseudonyms()
 
     async def readiness() -> dict[str, bool]:
         ingest: Ingest = app.state.ingest
@@ -95,6 +106,7 @@ def create_app(settings: Settings, *, startup_timeout_s: float = 120.0) -> FastA
     app.include_router(tracking_router)
     app.include_router(forms_router)
     app.include_router(webhooks_router)
+    app.include_router(subject_keys_router)
     return app
 
 

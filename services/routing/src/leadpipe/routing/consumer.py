@@ -13,19 +13,21 @@ from leadpipe.routing.adapters.batch import RoutingBatch, first_deliveries
 from leadpipe.routing.assigning import RoutingConfig
 from leadpipe.routing.handlers import (
     CONTACTED,
+    Contacted,
+    contacted_key,
     handle_contacted,
     handle_erased,
     handle_stage_changed,
 )
 from leadpipe.shared.dead_letters import UndecodableRecord
 from leadpipe.shared.envelope import EnvelopeError, from_record, unwrap
-from leadpipe.shared.events import InboundEvent, LeadErased, StageChanged
+from leadpipe.shared.events import InboundEvent, LeadErased, SealedInboundEvent, StageChanged
 from leadpipe.shared.records import Record
 from leadpipe.shared.topics import Topics
 
 log = logging.getLogger(__name__)
 
-RoutingEvent = StageChanged | InboundEvent | LeadErased
+RoutingEvent = StageChanged | Contacted | LeadErased
 
 
 def utc_now() -> datetime:
@@ -43,7 +45,12 @@ def decode(record: Record, topics: Topics) -> RoutingEvent | None:
                 return unwrap(envelope, LeadErased)
             return unwrap(envelope, StageChanged)
         if record.topic == topics.lead_events:
-            inbound = unwrap(from_record(record.headers, record.value), InboundEvent)
+            envelope = from_record(record.headers, record.value)
+            inbound: Contacted = (
+                unwrap(envelope, SealedInboundEvent)
+                if SealedInboundEvent.carries(envelope.type)
+                else unwrap(envelope, InboundEvent)
+            )
             return inbound if inbound.name == CONTACTED else None
     except EnvelopeError as exc:
         # Not retried: the consume loop dead-letters it and goes on without it.
@@ -86,7 +93,11 @@ class RoutingBatchHandler:
             changed = [e for e in events if isinstance(e, StageChanged)]
             await batch.load_leads(
                 lead_ids={e.lead_id for e in changed},
-                contacted_keys={e.lead_key for e in events if isinstance(e, InboundEvent)},
+                contacted_keys={
+                    contacted_key(e)
+                    for e in events
+                    if isinstance(e, InboundEvent | SealedInboundEvent)
+                },
                 erased_ids={e.lead_id for e in events if isinstance(e, LeadErased)},
                 account_domains={
                     e.lead.account_domain.lower() for e in changed if e.lead.account_domain

@@ -35,7 +35,8 @@ def routed_schemas() -> dict[str, dict[str, Any]]:
             "$schema": "https://json-schema.org/draft/2020-12/schema",
             "$id": f"https://leadpipe.example/schemas/events/{ce_type}.json",
             "title": ce_type,
-            "description": f"{DESCRIPTIONS[kind]} Topic lead.routed.v1, key = lead_key; "
+            "description": f"{DESCRIPTIONS[kind]} Topic lead.routed.v1, key = lead_key "
+            "(a pseudonym of the lead's key, never an email); "
             f"CloudEvents binary mode with ce_type {ce_type}, ce_source /leadpipe/routing. "
             "Consumers must ignore fields they do not know.",
             **{k: v for k, v in schema.items() if k not in ("title", "description")},

@@ -10,13 +10,15 @@ from datetime import datetime
 from leadpipe.routing.adapters.batch import RoutingBatch
 from leadpipe.routing.assigning import RoutingConfig, plan, record, release
 from leadpipe.routing.domain.reps import LeadProfile
-from leadpipe.shared.events import InboundEvent, LeadErased, StageChanged
+from leadpipe.shared.events import InboundEvent, LeadErased, SealedInboundEvent, StageChanged
+from leadpipe.shared.privacy import record_key
 
 log = logging.getLogger(__name__)
 
 # Inbound (sales-feedback) events routing acts on; every other inbound event is scoring's.
 CONTACTED = "lead_contacted"
 ERASED_REASON = "the person's data was erased on request"
+Contacted = InboundEvent | SealedInboundEvent
 # What an erased lead's assignments keep: enough for counts per rep, stage and segment.
 KEPT_ON_ERASURE = frozenset(
     {"lead_id", "stage", "country", "industry", "company_size", "grade", "temperature"}
@@ -68,12 +70,18 @@ def handle_stage_changed(
     )
 
 
+def contacted_key(event: Contacted) -> str:
+    """The pseudonymous lead key a first touch is for, as stage changes carry it: a sealed
+    event's subject is that key already, so routing needs no data key to match it."""
+    return event.subject if isinstance(event, SealedInboundEvent) else record_key(event.lead_key)
+
+
 def handle_contacted(
-    batch: RoutingBatch, config: RoutingConfig, event: InboundEvent, now: datetime
+    batch: RoutingBatch, config: RoutingConfig, event: Contacted, now: datetime
 ) -> None:
     """``lead_contacted`` (first touch) stops the running SLA clock of the lead's open
     assignment. Matched by the lead key, which ingest and scoring share."""
-    for assignment in batch.open_for_key(event.lead_key):
+    for assignment in batch.open_for_key(contacted_key(event)):
         if assignment.contacted_at is None:
             assignment.contacted_at = event.occurred_at
         if assignment.sla_state == "running":

@@ -25,6 +25,7 @@ from leadpipe.shared.docs import serve_docs
 from leadpipe.shared.http import operations_router
 from leadpipe.shared.logs import configure_logging
 from leadpipe.shared.outbox import OutboxRelay
+from leadpipe.shared.privacy import pseudonyms
 from leadpipe.shared.runtime import ConsumerRuntime, consumer_runtime, include_protected
 from leadpipe.shared.serving import serve
 from leadpipe.shared.settings import Settings
@@ -36,6 +37,7 @@ def create_app(settings: Settings, routing: RoutingSettings | None = None) -> Fa
     """Routing consumes ``lead.stage-changed.v1`` (leads to route) and, in the same consumer
     group, ``lead.events.v1`` for the sales feedback it acts on (``lead_contacted``)."""
     topics = settings.topics
+    pseudonyms()  # fails at start when no key is configured (it keys plain lead_contacted)
     routing = routing or RoutingSettings()
     config = routing.routing_config(topics)
 

@@ -4,10 +4,11 @@ the caller's one transaction, with a handful of statements per batch rather than
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import NamedTuple, cast
 
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadpipe.scoring.adapters.batch import BatchWrites
@@ -17,20 +18,23 @@ from leadpipe.scoring.adapters.ids import new_id
 from leadpipe.scoring.adapters.lead_record import LeadRecord, lock_by_id, lock_leads
 from leadpipe.scoring.adapters.orm import ProcessedEventRow
 from leadpipe.scoring.adapters.rules_store import RulesCache
-from leadpipe.scoring.domain.accounts import account_domain
+from leadpipe.scoring.adapters.subject_keys import SubjectKeyClient
+from leadpipe.scoring.domain.accounts import account_domain, company_traits
 from leadpipe.scoring.domain.identity import merge
 from leadpipe.scoring.domain.lead import apply_event
 from leadpipe.scoring.domain.rules import Rules
 from leadpipe.shared.bulk import Connection, table_of
 from leadpipe.shared.dead_letters import UndecodableRecord
-from leadpipe.shared.envelope import EnvelopeError, from_record, unwrap
-from leadpipe.shared.events import InboundEvent
+from leadpipe.shared.envelope import CloudEvent, EnvelopeError, from_record, unwrap
+from leadpipe.shared.events import InboundEvent, SealedInboundEvent
 from leadpipe.shared.memory import collector_paused
 from leadpipe.shared.records import Record
+from leadpipe.shared.sealing import Unreadable, unseal
 from leadpipe.shared.topics import Topics
 
 log = logging.getLogger(__name__)
 MERGING_CALLS = frozenset({"identify", "alias", "form_submitted"})
+_SEALED = SealedInboundEvent.CE_TYPE.encode()
 # Rows are handed to PostgreSQL in runs of this many events or more (each run costs a few
 # statements), and the event loop gets a turn this often so that a run under way moves on.
 HAND_OVER_AT_LEAST = 100
@@ -68,15 +72,55 @@ def _stored_as_sent(event: InboundEvent) -> bool:
     return True
 
 
-def decode(records: Sequence[Record]) -> list[Decoded]:
+def sealed_subjects(records: Sequence[Record]) -> set[str]:
+    """The subjects whose data keys a batch needs: the record keys of its sealed events."""
+    return {
+        record.key.decode()
+        for record in records
+        if record.key is not None
+        and any(name == "ce_type" and value == _SEALED for name, value in record.headers)
+    }
+
+
+def _open(envelope: CloudEvent, keys: Mapping[str, bytes | None]) -> bytes | None:
+    """The sealed event's own JSON; None when its subject's key was shredded."""
+    sealed = unwrap(envelope, SealedInboundEvent)
+    data_key = keys.get(sealed.subject)
+    if data_key is None:
+        return None
+    try:
+        return unseal(data_key, sealed.subject, sealed.sealed)
+    except Unreadable as exc:
+        raise EnvelopeError(f"sealed event {sealed.event_id} does not open: {exc}") from exc
+
+
+def decode(
+    records: Sequence[Record], keys: Mapping[str, bytes | None] | None = None
+) -> list[Decoded]:
+    """The batch's inbound events, sealed ones opened with ``keys``; an event whose key was
+    shredded (its person erased) is left out."""
     decoded = []
+    shredded = 0
     for record in records:
         try:
-            event = unwrap(from_record(record.headers, record.value), InboundEvent)
+            envelope = from_record(record.headers, record.value)
+            raw = record.value
+            if SealedInboundEvent.carries(envelope.type):
+                raw = _open(envelope, keys or {})
+                if raw is None:
+                    shredded += 1
+                    continue
+                try:
+                    event = InboundEvent.model_validate_json(raw)
+                except ValidationError as exc:
+                    # Without the input: it is what the seal was there to keep unread.
+                    where = [error["loc"] for error in exc.errors(include_input=False)[:3]]
+                    raise EnvelopeError(f"sealed InboundEvent invalid at {where}") from exc
+            else:
+                event = unwrap(envelope, InboundEvent)
         except EnvelopeError as exc:
             # Not retried: the consume loop dead-letters it and the batch goes on without it.
             raise UndecodableRecord(str(exc)) from exc
-        raw = record.value
         assert raw is not None  # from_record refuses a record without a value
         if event.occurred_at.tzinfo is None:
             # Decay compares times: a naive time would fail every retry of the batch.
@@ -89,6 +133,10 @@ def decode(records: Sequence[Record]) -> list[Decoded]:
         else:
             stored = event.model_dump_json()
         decoded.append(Decoded(event, stored))
+    if shredded:
+        log.info(
+            "events of erased people skipped: their keys are shredded", extra={"count": shredded}
+        )
     return decoded
 
 
@@ -101,11 +149,13 @@ class InboundBatchHandler:
         topics: Topics,
         on_commit: Callable[[], None],
         rules: RulesCache,
+        keys: SubjectKeyClient | None = None,
     ) -> None:
         self._sessions = sessions
         self._topics = topics
         self._on_commit = on_commit
         self._rules = rules
+        self._keys = keys
 
     async def __call__(self, records: Sequence[Record]) -> None:
         # A batch's events, leads and rows stay alive until it commits: collections during it
@@ -118,7 +168,9 @@ class InboundBatchHandler:
     async def _apply(self, records: Sequence[Record]) -> bool:
         """Decode and apply in a frame of its own: the batch's events are gone by the time the
         collector runs again after it, so that its first collection need not walk them."""
-        events = decode(records)
+        subjects = sealed_subjects(records)
+        keys = await self._keys.keys(subjects) if subjects and self._keys is not None else None
+        events = decode(records, keys)
         if not events:
             return False
         async with self._sessions() as session, session.begin():
@@ -287,7 +339,9 @@ async def apply_batch(
                     lead.account_domain, lead.company if company is None else str(company)
                 )
                 if event.name == "group":
-                    batch.account_traits.setdefault(lead.account_domain, {}).update(event.traits)
+                    batch.account_traits.setdefault(lead.account_domain, {}).update(
+                        company_traits(event.traits)
+                    )
             if count % YIELD_EVERY == 0:
                 await batch.hand_over(connection, at_least=HAND_OVER_AT_LEAST)
     except BaseException:

@@ -14,6 +14,7 @@ from leadpipe.scoring.adapters.erasure import prune_forever
 from leadpipe.scoring.adapters.orm import ProcessedEventRow, api_tokens, outbox
 from leadpipe.scoring.adapters.recycler import Recycler
 from leadpipe.scoring.adapters.rules_store import RulesCache
+from leadpipe.scoring.adapters.subject_keys import SubjectKeyClient
 from leadpipe.scoring.api.erasures import erasures_router
 from leadpipe.scoring.api.leads import leads_router
 from leadpipe.scoring.api.rules import rules_router
@@ -22,6 +23,7 @@ from leadpipe.shared.bulk import table_of
 from leadpipe.shared.consume import BatchHandler
 from leadpipe.shared.logs import configure_logging
 from leadpipe.shared.outbox import OutboxRelay
+from leadpipe.shared.privacy import pseudonyms
 from leadpipe.shared.runtime import ConsumerRuntime, create_consumer_app
 from leadpipe.shared.serving import serve
 from leadpipe.shared.settings import Settings
@@ -32,11 +34,13 @@ GROUP_ID = "leadpipe-scoring"
 def create_app(settings: Settings) -> FastAPI:
     topics = settings.topics
     rules = RulesCache()
+    pseudonyms()  # fails at start when no key is configured, not at the first stage change
+    keys = SubjectKeyClient.from_settings(settings)
 
     def make_handler(
         sessions: async_sessionmaker[AsyncSession], relay: OutboxRelay
     ) -> BatchHandler:
-        return InboundBatchHandler(sessions, topics, relay.wake, rules)
+        return InboundBatchHandler(sessions, topics, relay.wake, rules, keys)
 
     app = create_consumer_app(
         settings,
@@ -47,7 +51,7 @@ def create_app(settings: Settings) -> FastAPI:
         processed=table_of(ProcessedEventRow),
         tokens=api_tokens,
         make_handler=make_handler,
-        routers=[leads_router(rules), rules_router(rules), erasures_router(topics)],
+        routers=[leads_router(rules), rules_router(rules), erasures_router(topics, keys)],
     )
     runtime_lifespan = app.router.lifespan_context
 
@@ -73,6 +77,7 @@ def create_app(settings: Settings) -> FastAPI:
                 for task in tasks:
                     with suppress(asyncio.CancelledError):
                         await task
+                await keys.close()
 
     app.router.lifespan_context = lifespan
     return app

@@ -166,7 +166,8 @@ class AccountRow(Base):
 
 
 class SuppressionRow(Base):
-    """A person erased on request: their events are dropped, by the hash of their email."""
+    """An identifier of a person erased on request: events carrying it are dropped. The
+    hash of an email, or of a kind-prefixed user id, anonymous id or lead key."""
 
     __tablename__ = "suppressions"
 

@@ -19,6 +19,7 @@ from leadpipe.scoring.adapters.lead_record import LeadRecord
 from leadpipe.scoring.domain.lifecycle import Transition
 from leadpipe.shared.envelope import JSON, SPEC_VERSION, new_traceparent
 from leadpipe.shared.events import StageChanged
+from leadpipe.shared.privacy import record_key
 
 SOURCE = "/leadpipe/scoring"
 # pydantic writes a UTC time with "Z"; orjson does so with this option.
@@ -31,10 +32,6 @@ def snapshot_of(lead: LeadRecord) -> dict[str, object]:
     """The lead as :class:`LeadSnapshot` serialises it, keys in the model's order (a field
     added to the model must be added here: a unit test compares the two)."""
     return {
-        "email": lead.email,
-        "first_name": lead.first_name,
-        "last_name": lead.last_name,
-        "company": lead.company,
         "title": lead.title,
         "country": lead.country,
         "industry": lead.industry,
@@ -64,12 +61,13 @@ class StageEvents:
         self, lead: LeadRecord, snapshot: dict[str, object], move: Transition, cause_event_id: str
     ) -> tuple[str, str, str, str, bytes]:
         event_id = new_id()
+        key = record_key(lead.lead_key)
         payload = orjson.dumps(
             {
                 "event_id": event_id,
                 "occurred_at": self._now,
                 "lead_id": lead.id,
-                "lead_key": lead.lead_key,
+                "lead_key": key,
                 "from_stage": move.from_stage,
                 "to_stage": move.to_stage,
                 "reason": move.reason,
@@ -89,4 +87,4 @@ class StageEvents:
                 ("traceparent", new_traceparent()),
             )
         ).decode()
-        return event_id, self._topic, lead.lead_key, headers, payload
+        return event_id, self._topic, key, headers, payload

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, EmailStr
 
 from leadpipe.scoring.adapters.erasure import erase_person
+from leadpipe.scoring.adapters.subject_keys import KeyServiceUnavailable, SubjectKeyClient
 from leadpipe.shared.outbox import OutboxRelay
 from leadpipe.shared.runtime import ConsumerRuntime
 from leadpipe.shared.topics import Topics
@@ -25,16 +26,31 @@ class ErasureOut(BaseModel):
     erased_at: datetime
 
 
-def erasures_router(topics: Topics) -> APIRouter:
+def erasures_router(topics: Topics, keys: SubjectKeyClient) -> APIRouter:
     router = APIRouter(prefix="/v1/erasures", tags=["privacy"])
 
-    @router.post("", response_model=ErasureOut, status_code=201)
+    @router.post(
+        "",
+        response_model=ErasureOut,
+        status_code=201,
+        responses={503: {"description": "ingest's key API is unreachable; nothing was erased"}},
+    )
     async def erase(request: Request, body: ErasureRequest) -> ErasureOut:
-        """Erase a person's data from scoring now, and from routing as soon as it reads the
-        `lead.erased` event. The receipt holds no personal data."""
+        """Erase a person's data from scoring now, shred the keys that open their events on
+        the topics, and erase them from routing as soon as it reads the `lead.erased` event.
+        The receipt holds no personal data."""
         runtime: ConsumerRuntime = request.app.state.runtime
         async with runtime.sessions() as session, session.begin():
             receipt = await erase_person(session, body.email, topics, datetime.now(UTC))
+            # Before the commit: were ingest unreachable, the erasure is refused whole and
+            # can be asked again (both steps are idempotent), rather than half done.
+            try:
+                receipt.removed["keys_shredded"] = await keys.shred(receipt.subjects)
+            except KeyServiceUnavailable as exc:
+                raise HTTPException(
+                    503,
+                    detail={"field": None, "reason": f"{exc}; nothing was erased, try again"},
+                ) from exc
         relay: OutboxRelay = runtime.relay
         relay.wake()
         return ErasureOut(

@@ -2,6 +2,29 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+# What a ``group`` call may keep on an account: facts about the company. Anything else (a
+# caller's email, names, phone) would outlive the person's erasure while a colleague's lead
+# keeps the account, so it is not kept at all.
+COMPANY_TRAITS = frozenset(
+    {
+        "name",
+        "industry",
+        "employees",
+        "company_size",
+        "website",
+        "domain",
+        "plan",
+        "description",
+        "country",
+        "region",
+        "city",
+        "created_at",
+        "createdAt",
+    }
+)
+
 FREE_MAIL = frozenset(
     {
         "gmail.com",
@@ -49,3 +72,12 @@ def account_domain(email: str | None) -> str | None:
     if not domain or "." not in domain or domain in FREE_MAIL:
         return None
     return domain
+
+
+def company_traits(traits: dict[str, Any]) -> dict[str, Any]:
+    """The company attributes of a ``group`` call's traits; plain values only."""
+    return {
+        name: value
+        for name, value in traits.items()
+        if name in COMPANY_TRAITS and (value is None or isinstance(value, str | int | float | bool))
+    }
