@@ -76,7 +76,8 @@ class Recycler:
         return swept
 
     async def run(self) -> None:
-        await run_every("recycling sweep", self._interval_s, self._sweep_until_done)
+        await run_every("recycling sweep", self._interval_s, self._sweep_round)
 
-    async def _sweep_until_done(self) -> bool:
+    async def _sweep_round(self) -> bool:
+        """One sweep; True when it was full: more leads are due at once."""
         return await self.sweep() >= self._limit
