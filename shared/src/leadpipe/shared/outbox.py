@@ -14,7 +14,6 @@ it finds there, so no event id reaches a topic twice. Consumers de-duplicate by 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -42,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadpipe.shared.envelope import CloudEvent
 from leadpipe.shared.kafka import Outgoing, records_to_end, send_all
+from leadpipe.shared.periodic import run_every
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,7 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_interval_s = poll_interval_s
         self._wake = asyncio.Event()
+        self._reconciled = False
         # Headers as text, parsed with orjson: the driver's JSONB codec parses with the
         # standard library's json, which cost more than the rest of a row (measured).
         self._pending = text(
@@ -119,25 +120,27 @@ class OutboxRelay:
         self._wake.set()
 
     async def run(self) -> None:
-        reconciled = False
-        while True:
-            try:
-                if not reconciled:
-                    await self.reconcile()
-                    reconciled = True
-                while await self.publish_pending() == self._batch_size:
-                    pass
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception(
-                    "outbox relay failed; retrying", extra={"table": self._table.fullname}
-                )
-                reconciled = False
-                await asyncio.sleep(self._poll_interval_s)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval_s)
-            self._wake.clear()
+        self._reconciled = False
+        await run_every(
+            "outbox relay",
+            self._poll_interval_s,
+            self._relay,
+            wake=self._wake,
+            after_failure_s=self._poll_interval_s,
+            extra={"table": self._table.fullname},
+        )
+
+    async def _relay(self) -> bool:
+        """One batch, after reconciling first when starting or after a failure; True while
+        the batch was full."""
+        if not self._reconciled:
+            await self.reconcile()
+            self._reconciled = True
+        try:
+            return await self.publish_pending() == self._batch_size
+        except Exception:
+            self._reconciled = False
+            raise
 
     async def publish_pending(self) -> int:
         """Publish one batch of unpublished rows; returns how many were published."""

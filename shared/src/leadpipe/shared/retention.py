@@ -12,13 +12,14 @@ What may go, and why it is safe:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from leadpipe.shared.periodic import run_every
 
 log = logging.getLogger(__name__)
 
@@ -91,11 +92,10 @@ async def prune_forever(
     interval_s: float = 3600.0,
 ) -> None:
     """Prune once an hour, for as long as the service runs."""
-    while True:
-        try:
-            deleted = await prune(sessions, outbox, processed, retention, datetime.now(UTC))
-            if any(deleted.values()):
-                log.info("bookkeeping rows pruned", extra={"rows": deleted})
-        except Exception:
-            log.exception("pruning bookkeeping rows failed; next try in an hour")
-        await asyncio.sleep(interval_s)
+
+    async def prune_now() -> None:
+        deleted = await prune(sessions, outbox, processed, retention, datetime.now(UTC))
+        if any(deleted.values()):
+            log.info("bookkeeping rows pruned", extra={"rows": deleted})
+
+    await run_every("pruning bookkeeping rows", interval_s, prune_now)

@@ -6,8 +6,6 @@ they survive restarts: one that fell due while routing was down fires on the nex
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -24,8 +22,7 @@ from leadpipe.routing.domain.decision import escalate
 from leadpipe.routing.domain.reps import LeadProfile, Role
 from leadpipe.routing.domain.sla import Breach, after_breach
 from leadpipe.routing.handlers import ERASED_REASON
-
-log = logging.getLogger(__name__)
+from leadpipe.shared.periodic import run_every
 
 
 def _role(assignment: AssignmentRecord) -> Role:
@@ -236,11 +233,7 @@ class RoutingClock:
         return breached, assigned
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("routing clock tick failed; retrying on the next tick")
-            await asyncio.sleep(self._interval_s)
+        await run_every("routing clock tick", self._interval_s, self._tick)
+
+    async def _tick(self) -> None:
+        await self.tick()

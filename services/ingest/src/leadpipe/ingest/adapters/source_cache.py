@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from leadpipe.ingest.adapters.secret_box import SecretBox
 from leadpipe.ingest.adapters.source_store import CHANGES_CHANNEL, all_sources, as_source
 from leadpipe.ingest.domain.sources import SourceRegistry
+from leadpipe.shared.periodic import run_every
 
 log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 10.0
@@ -71,20 +72,22 @@ class SourceCache:
     async def keep_fresh(self) -> None:
         """Runs until cancelled; a failed reload keeps serving the last known registry."""
         try:
-            while True:
-                await self._listen()
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), self._refresh_s)
-                # Cleared before reading: a change announced during the load loads again.
-                self._changed.clear()
-                try:
-                    await self.load()
-                except Exception as exc:
-                    log.warning("source reload failed", extra={"error": type(exc).__name__})
+            await run_every("source reload", self._refresh_s, self._reload, wake=self._changed)
         finally:
             if self._listener is not None:
                 with suppress(Exception):
                     await self._listener.close(timeout=2)
+
+    async def _reload(self) -> None:
+        await self._listen()
+        # Listening again announces a change, which this very load covers. Cleared before
+        # reading: a change announced during the load loads again.
+        self._changed.clear()
+        try:
+            await self.load()
+        except Exception as exc:
+            # A warning, not an error: the last known registry keeps serving.
+            log.warning("source reload failed", extra={"error": type(exc).__name__})
 
     async def _listen(self) -> None:
         if self._listen_dsn is None or self.listening:

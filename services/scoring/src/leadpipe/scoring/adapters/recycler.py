@@ -6,8 +6,6 @@ the number of leads due, not the number of leads.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -22,9 +20,8 @@ from leadpipe.scoring.domain.lifecycle import TransitionRefused
 from leadpipe.scoring.domain.recycling import recycle
 from leadpipe.scoring.domain.rules import Rules
 from leadpipe.shared.bulk import Connection
+from leadpipe.shared.periodic import run_every
 from leadpipe.shared.topics import Topics
-
-log = logging.getLogger(__name__)
 
 
 async def recycle_due(
@@ -79,11 +76,8 @@ class Recycler:
         return swept
 
     async def run(self) -> None:
-        while True:
-            try:
-                swept = await self.sweep()
-            except Exception:
-                log.exception("recycling sweep failed; retrying at the next interval")
-                swept = 0
-            if swept < self._limit:
-                await asyncio.sleep(self._interval_s)
+        await run_every("recycling sweep", self._interval_s, self._sweep_round)
+
+    async def _sweep_round(self) -> bool:
+        """One sweep; True when it was full: more leads are due at once."""
+        return await self.sweep() >= self._limit
