@@ -92,7 +92,8 @@ def targets(
     processes = service_processes(settings, logs)
     started: list[ServiceProcess] = []
     try:
-        for name in ("scoring", "routing"):
+        # Scoring's erasure shreds the person's keys through ingest: it runs too.
+        for name in ("ingest", "scoring", "routing"):
             processes[name].start()
             started.append(processes[name])
         for process in started:
