@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import APIRouter, Depends, FastAPI
@@ -185,36 +186,58 @@ async def consumer_runtime(
         await engine.dispose()
 
 
+@dataclass(frozen=True)
+class BackgroundJob:
+    """A loop a service runs beside its consume loop for its whole lifetime (a sweeper, a
+    pruning job): started once the runtime is up, cancelled before it closes. A job that
+    ends makes the service unready."""
+
+    name: str
+    run: Callable[[ConsumerRuntime], Coroutine[Any, Any, None]]
+
+
 def create_consumer_app(
     settings: Settings,
     *,
     title: str,
     group_id: str,
-    topic_in: str,
+    topics_in: Sequence[str],
     outbox: Table,
     processed: Table,
     tokens: Table,
     make_handler: MakeHandler,
     routers: Sequence[APIRouter],
+    jobs: Sequence[BackgroundJob] = (),
+    on_close: Sequence[Callable[[], Awaitable[None]]] = (),
 ) -> FastAPI:
-    """The FastAPI app of a consuming service: its token-protected API plus the consume loop
-    and the relay, which run for the app's lifetime. ``app.state.sessions`` is the API's
-    session factory."""
+    """The FastAPI app of a consuming service: its token-protected API plus the consume loop,
+    the relay and ``jobs``, which run for the app's lifetime; ``on_close`` runs after they
+    stopped. ``app.state.sessions`` is the API's session factory."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with consumer_runtime(
-            settings,
-            group_id=group_id,
-            topics_in=[topic_in],
-            outbox=outbox,
-            processed=processed,
-            make_handler=make_handler,
-        ) as runtime:
-            app.state.sessions = runtime.sessions
-            app.state.runtime = runtime
-            app.state.known_tokens = TokenStore(runtime.sessions, tokens).known
-            yield
+        try:
+            async with consumer_runtime(
+                settings,
+                group_id=group_id,
+                topics_in=topics_in,
+                outbox=outbox,
+                processed=processed,
+                make_handler=make_handler,
+            ) as runtime:
+                # Among the runtime's tasks, so that readiness watches them and they are
+                # cancelled with the consume loop.
+                runtime.tasks.extend(
+                    asyncio.create_task(job.run(runtime), name=job.name) for job in jobs
+                )
+                app.state.sessions = runtime.sessions
+                app.state.runtime = runtime
+                app.state.known_tokens = TokenStore(runtime.sessions, tokens).known
+                yield
+        finally:
+            for close in on_close:
+                with suppress(Exception):
+                    await close()
 
     app = FastAPI(title=title, version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     serve_docs(app)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from collections.abc import Coroutine
 from datetime import timedelta
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,7 +23,7 @@ from leadpipe.shared.consume import BatchHandler
 from leadpipe.shared.logs import configure_logging
 from leadpipe.shared.outbox import OutboxRelay
 from leadpipe.shared.privacy import pseudonyms
-from leadpipe.shared.runtime import ConsumerRuntime, create_consumer_app
+from leadpipe.shared.runtime import BackgroundJob, ConsumerRuntime, create_consumer_app
 from leadpipe.shared.serving import serve
 from leadpipe.shared.settings import Settings
 
@@ -42,45 +41,27 @@ def create_app(settings: Settings) -> FastAPI:
     ) -> BatchHandler:
         return InboundBatchHandler(sessions, topics, relay.wake, rules, keys)
 
-    app = create_consumer_app(
+    def recycling(runtime: ConsumerRuntime) -> Coroutine[Any, Any, None]:
+        return Recycler(runtime.sessions, rules, topics, runtime.relay.wake).run()
+
+    def event_retention(runtime: ConsumerRuntime) -> Coroutine[Any, Any, None]:
+        return prune_forever(runtime.sessions, timedelta(days=settings.event_retention_days))
+
+    return create_consumer_app(
         settings,
         title="leadpipe scoring",
         group_id=GROUP_ID,
-        topic_in=topics.lead_events,
+        topics_in=[topics.lead_events],
         outbox=outbox,
         processed=table_of(ProcessedEventRow),
         tokens=api_tokens,
         make_handler=make_handler,
         routers=[leads_router(rules), rules_router(rules), erasures_router(topics, keys)],
+        # Besides the consume loop and the relay: the sweeper that recycles decayed MQLs and
+        # the pruning of old event history.
+        jobs=[BackgroundJob("recycler", recycling), BackgroundJob("retention", event_retention)],
+        on_close=[keys.close],
     )
-    runtime_lifespan = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Besides the consume loop and the relay: the sweeper that recycles decayed MQLs.
-        async with runtime_lifespan(app):
-            runtime: ConsumerRuntime = app.state.runtime
-            recycler = Recycler(runtime.sessions, rules, topics, runtime.relay.wake)
-            tasks = [
-                asyncio.create_task(recycler.run(), name="recycler"),
-                asyncio.create_task(
-                    prune_forever(runtime.sessions, timedelta(days=settings.event_retention_days)),
-                    name="retention",
-                ),
-            ]
-            runtime.tasks.extend(tasks)
-            try:
-                yield
-            finally:
-                for task in tasks:
-                    task.cancel()
-                for task in tasks:
-                    with suppress(asyncio.CancelledError):
-                        await task
-                await keys.close()
-
-    app.router.lifespan_context = lifespan
-    return app
 
 
 def run() -> None:
