@@ -22,7 +22,7 @@ lint: setup
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
 	$(VENV)/mypy
-	$(VENV)/lint-imports
+	$(VENV)/lint-imports --no-cache
 
 up: setup
 	$(VENV)/leadpipe up
