@@ -69,7 +69,7 @@ class Drained:
 def limits(runs: Sequence[Drained]) -> str:
     cpu = median([run.cpu_share for run in runs])
     waited = median([run.run_queue_share for run in runs])
-    # In µs: the changes worth measuring are a few percent of a few hundred µs.
+    # In microseconds: the changes worth measuring are small against the whole event.
     per_event_us = median([run.cpu_share / run.per_s * 1e6 for run in runs])
     return (
         f"the consumer process ran {cpu:.0%} of a core ({per_event_us:,.0f} µs CPU per event) "

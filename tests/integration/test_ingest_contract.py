@@ -29,11 +29,11 @@ from pydantic import JsonValue
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from leadpipe.ingest.api.body import parse_form, parse_json
 from leadpipe.ingest.domain.forms import form_event, html_fields
 from leadpipe.ingest.domain.refusals import Refusal
 from leadpipe.ingest.domain.tracking import batch_events, call_event
 from leadpipe.ingest.domain.webhooks import generic_event, hubspot_events
+from leadpipe.ingest.entrypoints.api.body import parse_form, parse_json
 from leadpipe.scoring.adapters.orm import InboundEventRow, LeadRow
 from leadpipe.scoring.adapters.rules_store import RulesCache
 from leadpipe.scoring.handlers import InboundBatchHandler

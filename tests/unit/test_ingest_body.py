@@ -3,8 +3,8 @@
 import orjson
 import pytest
 
-from leadpipe.ingest.api.body import MAX_DEPTH, parse_json
 from leadpipe.ingest.domain.refusals import Malformed
+from leadpipe.ingest.entrypoints.api.body import MAX_DEPTH, parse_json
 
 
 def nested(levels: int) -> bytes:

@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp
 
-from leadpipe.ingest.api.direct import DirectPosts
+from leadpipe.ingest.entrypoints.api.direct import DirectPosts
 
 
 class Refused(Exception):

@@ -9,7 +9,6 @@ from typer.testing import CliRunner
 
 from leadpipe.cli.sources import app as sources_cli
 from leadpipe.ingest.adapters.metrics import UNREGISTERED_FORMS, BySource
-from leadpipe.ingest.api.forms import HTML_FORM, _accepted
 from leadpipe.ingest.domain.idempotency import (
     KeyReused,
     RecentKeys,
@@ -17,6 +16,7 @@ from leadpipe.ingest.domain.idempotency import (
     content_digest,
 )
 from leadpipe.ingest.domain.sources import Source, SourceKind, SourceRegistry, thank_you_url
+from leadpipe.ingest.entrypoints.api.forms import HTML_FORM, _accepted
 
 
 def _label_values(registry: CollectorRegistry) -> set[str]:

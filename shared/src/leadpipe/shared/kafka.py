@@ -39,8 +39,8 @@ def make_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
         enable_idempotence=True,
         linger_ms=1,
         # aiokafka sends one batch per partition at a time; with its 16 KB default a burst of
-        # events waits about 20 records per round trip. Half the broker's 1 MB message limit
-        # lets one round trip carry a whole burst (measured: 10-20x the events/s).
+        # events waits a few records per round trip. Half the broker's message limit lets one
+        # round trip carry a whole burst, which multiplies the events per second.
         max_batch_size=BATCH_BYTES,
     )
 
@@ -87,7 +87,7 @@ class Placement(NamedTuple):
 @lru_cache(maxsize=65_536)
 def _key_hash(key: bytes) -> int:
     """Kafka's murmur2 hash of a key, as the producer's default partitioner computes it. Pure
-    Python, about 4 µs; a lead sends many events, so its key's hash is kept."""
+    Python, so slow per call; a lead sends many events, so its key's hash is kept."""
     hashed: int = murmur2(key)
     return hashed & 0x7FFFFFFF
 
@@ -97,7 +97,7 @@ async def send_all(producer: AIOKafkaProducer, records: Sequence[Outgoing]) -> l
 
     A single record joins the producer's open batch for its partition, shared with other
     callers. Several go as one record batch per partition (more when one fills up), with one
-    future per batch: about a third less producer CPU per record than a send each (measured).
+    future per batch: less producer CPU per record than a send each.
     Each key lands on the partition the producer's default partitioner gives it, so the records
     of one key keep their order."""
     partitions = {
@@ -159,8 +159,8 @@ class GroupedSends:
 
     Ingest answers each post only after Kafka acknowledged its event, so under load many posts
     wait on sends at once. Sent one by one, each pays the producer's per-record path; grouped,
-    they share a record batch per partition (measured with 64 callers waiting: about a quarter
-    less CPU per record, and a fifth more records per second with 256). One group is in flight
+    they share a record batch per partition: less CPU per record and more records per second
+    the more callers wait. One group is in flight
     at a time, so a key's records keep the order in which they were handed over. A failed
     send fails every caller in its group; a caller that stops waiting (a timeout) leaves the
     others unaffected, and its records are not sent if their group has not left yet."""

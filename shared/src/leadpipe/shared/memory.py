@@ -1,8 +1,8 @@
 """Garbage collection for long-running services.
 
 After start-up a service holds hundreds of thousands of long-lived objects (modules, pydantic
-schemas, the app). Every full collection walked them all again: profiled under load, ingest
-spent 12% of its CPU in the collector. Frozen, they are left out of every collection, and
+schemas, the app). Every full collection walked them all again, a noticeable share of a busy
+service's CPU. Frozen, they are left out of every collection, and
 the collector only sees what requests allocate."""
 
 from __future__ import annotations

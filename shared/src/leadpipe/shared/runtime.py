@@ -168,7 +168,7 @@ async def consumer_runtime(
         ]
         runtime = ConsumerRuntime(engine, sessions, producer, consumer, relay, health, tasks)
         # A busy consume loop triggers full collections often; each walked every start-up
-        # object again (profiled: the collector cost scoring more than decoding its events).
+        # object again, and the collector cost scoring more than decoding its events.
         freeze_startup_objects()
         try:
             yield runtime

@@ -15,16 +15,16 @@ from leadpipe.ingest.adapters.publisher import EventPublisher
 from leadpipe.ingest.adapters.secret_box import SecretBox
 from leadpipe.ingest.adapters.source_cache import SourceCache
 from leadpipe.ingest.adapters.subject_keys import SubjectKeys
-from leadpipe.ingest.api.direct import DirectPosts, Endpoint
-from leadpipe.ingest.api.errors import install_error_handlers
-from leadpipe.ingest.api.forms import EVENT_ROUTES as FORM_ROUTES
-from leadpipe.ingest.api.forms import router as forms_router
-from leadpipe.ingest.api.state import Ingest
-from leadpipe.ingest.api.subject_keys import router as subject_keys_router
-from leadpipe.ingest.api.tracking import EVENT_ROUTES as TRACKING_ROUTES
-from leadpipe.ingest.api.tracking import router as tracking_router
-from leadpipe.ingest.api.webhooks import router as webhooks_router
 from leadpipe.ingest.domain.rate_limit import RateLimiter
+from leadpipe.ingest.entrypoints.api.direct import DirectPosts, Endpoint
+from leadpipe.ingest.entrypoints.api.errors import install_error_handlers
+from leadpipe.ingest.entrypoints.api.forms import EVENT_ROUTES as FORM_ROUTES
+from leadpipe.ingest.entrypoints.api.forms import router as forms_router
+from leadpipe.ingest.entrypoints.api.state import Ingest
+from leadpipe.ingest.entrypoints.api.subject_keys import router as subject_keys_router
+from leadpipe.ingest.entrypoints.api.tracking import EVENT_ROUTES as TRACKING_ROUTES
+from leadpipe.ingest.entrypoints.api.tracking import router as tracking_router
+from leadpipe.ingest.entrypoints.api.webhooks import router as webhooks_router
 from leadpipe.shared.db import make_engine, make_sessionmaker
 from leadpipe.shared.docs import serve_docs
 from leadpipe.shared.http import operations_router

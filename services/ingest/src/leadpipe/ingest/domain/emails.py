@@ -1,8 +1,8 @@
 """Email normalisation: the one normalised form of an address that keys a lead.
 
 ``email-validator`` decides what is valid. Its per-character IDNA/UTS-46 checks of the domain
-cost ~48 µs an address (measured), a large share of a form post's CPU, so the plain ASCII
-address nearly every lead types is recognised by a strict pattern first (~3 µs). The pattern
+are a large share of a form post's CPU, so the plain ASCII address nearly every lead types is
+recognised by a strict pattern first, at a small part of that cost. The pattern
 accepts only addresses the library certainly accepts and normalises to the input lower-cased;
 everything else goes to the library. tests/unit/test_ingest_emails.py holds the two paths
 equal by a property test.

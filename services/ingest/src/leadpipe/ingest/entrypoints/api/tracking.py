@@ -8,15 +8,6 @@ from typing import Any, cast
 
 from fastapi import APIRouter, Request, Response
 
-from leadpipe.ingest.api.body import (
-    basic_credentials,
-    parse_json,
-    read_body,
-    require_media_type,
-    traceparent,
-)
-from leadpipe.ingest.api.openapi import SEGMENT_BATCH, SEGMENT_CALL, request_body
-from leadpipe.ingest.api.state import ingest_of
 from leadpipe.ingest.domain.refusals import Malformed, Unauthorised
 from leadpipe.ingest.domain.sources import Source
 from leadpipe.ingest.domain.tracking import (
@@ -27,6 +18,15 @@ from leadpipe.ingest.domain.tracking import (
     batch_events,
     call_event,
 )
+from leadpipe.ingest.entrypoints.api.body import (
+    basic_credentials,
+    parse_json,
+    read_body,
+    require_media_type,
+    traceparent,
+)
+from leadpipe.ingest.entrypoints.api.openapi import SEGMENT_BATCH, SEGMENT_CALL, request_body
+from leadpipe.ingest.entrypoints.api.state import ingest_of
 from leadpipe.shared.http import JsonResponse
 
 router = APIRouter(prefix="/v1", tags=["tracking"])

@@ -15,21 +15,21 @@ from fastapi.responses import RedirectResponse
 from pydantic import JsonValue
 
 from leadpipe.ingest.adapters.metrics import REFUSED
-from leadpipe.ingest.api.body import (
-    parse_form,
-    parse_json,
-    read_body,
-    require_media_type,
-    traceparent,
-)
-from leadpipe.ingest.api.openapi import FORM_FIELDS, request_body
-from leadpipe.ingest.api.state import ingest_of
 from leadpipe.ingest.domain.forms import HONEYPOT_FIELD, FieldError, form_event, html_fields
 from leadpipe.ingest.domain.idempotency import content_digest, scoped_key
 from leadpipe.ingest.domain.refusals import Refusal
 from leadpipe.ingest.domain.sources import Source, SourceKind, thank_you_url
 from leadpipe.ingest.domain.storable import check_id
 from leadpipe.ingest.domain.tracking import event_id_for
+from leadpipe.ingest.entrypoints.api.body import (
+    parse_form,
+    parse_json,
+    read_body,
+    require_media_type,
+    traceparent,
+)
+from leadpipe.ingest.entrypoints.api.openapi import FORM_FIELDS, request_body
+from leadpipe.ingest.entrypoints.api.state import ingest_of
 from leadpipe.shared.http import JsonResponse
 
 router = APIRouter(prefix="/v1/forms", tags=["forms"])

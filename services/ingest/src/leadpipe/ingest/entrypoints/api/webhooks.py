@@ -10,18 +10,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 
-from leadpipe.ingest.api.body import (
+from leadpipe.ingest.domain.providers import PROVIDERS, WebhookRequest
+from leadpipe.ingest.domain.refusals import Unauthorised
+from leadpipe.ingest.domain.tracking import MAX_REQUEST_BYTES
+from leadpipe.ingest.entrypoints.api.body import (
     basic_credentials,
     parse_json,
     read_body,
     require_media_type,
     traceparent,
 )
-from leadpipe.ingest.api.openapi import WEBHOOK_BODY, request_body
-from leadpipe.ingest.api.state import Ingest, ingest_of
-from leadpipe.ingest.domain.providers import PROVIDERS, WebhookRequest
-from leadpipe.ingest.domain.refusals import Unauthorised
-from leadpipe.ingest.domain.tracking import MAX_REQUEST_BYTES
+from leadpipe.ingest.entrypoints.api.openapi import WEBHOOK_BODY, request_body
+from leadpipe.ingest.entrypoints.api.state import Ingest, ingest_of
 from leadpipe.shared.http import JsonResponse
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])

@@ -1,8 +1,8 @@
 """Event posts straight to their endpoints.
 
-Event posts are nearly all of ingest's traffic. Profiled under load, FastAPI's middleware
-stack, route matching and dependency solving cost about twice what the endpoint itself does
-(parsing, the event, its envelope, the Kafka send). So a POST to an event endpoint goes from
+Event posts are nearly all of ingest's traffic. Under load, FastAPI's middleware stack, route
+matching and dependency solving cost more than the endpoint itself does (parsing, the event,
+its envelope, the Kafka send). So a POST to an event endpoint goes from
 the server to the endpoint function with a plain Starlette request, and a refusal to the same
 exception handler FastAPI would have called: the answer is the same either way. Everything
 else (docs, health, metrics, preflights, unknown paths) goes through FastAPI.
