@@ -1,8 +1,8 @@
 """``lead.stage-changed.v1`` events as outbox rows, serialised straight from the lead's row.
 
 Building a :class:`StageChanged` (and its :class:`LeadSnapshot`) validates every field, then
-serialises the model, then wraps it: about 12 µs per move, the largest cost of a form post
-that moves its lead twice (measured). The values come from a row the consumer has just
+serialises the model, then wraps it: measured, the largest cost of a form post that moves
+its lead. The values come from a row the consumer has just
 computed, so there is nothing to validate: the same JSON is written with orjson in the
 model's field order, and the CloudEvents headers are those :func:`wrap` gives. A unit test
 holds the bytes equal to ``StageChanged(...).model_dump_json()`` and the headers to
@@ -19,6 +19,7 @@ from leadpipe.scoring.adapters.lead_record import LeadRecord
 from leadpipe.scoring.domain.lifecycle import Transition
 from leadpipe.shared.envelope import JSON, SPEC_VERSION, new_traceparent
 from leadpipe.shared.events import StageChanged
+from leadpipe.shared.outbox import OutboxRow, encode_headers
 from leadpipe.shared.privacy import record_key
 
 SOURCE = "/leadpipe/scoring"
@@ -59,7 +60,7 @@ class StageEvents:
 
     def row(
         self, lead: LeadRecord, snapshot: dict[str, object], move: Transition, cause_event_id: str
-    ) -> tuple[str, str, str, str, bytes]:
+    ) -> OutboxRow:
         event_id = new_id()
         key = record_key(lead.lead_key)
         payload = orjson.dumps(
@@ -76,7 +77,7 @@ class StageEvents:
             },
             option=_OPTIONS,
         )
-        headers = orjson.dumps(
+        headers = encode_headers(
             (
                 ("ce_specversion", SPEC_VERSION),
                 ("ce_id", event_id),
@@ -86,5 +87,5 @@ class StageEvents:
                 ("content-type", JSON),
                 ("traceparent", new_traceparent()),
             )
-        ).decode()
-        return event_id, self._topic, key, headers, payload
+        )
+        return OutboxRow(event_id, self._topic, key, headers, payload)
