@@ -37,7 +37,7 @@ from leadpipe.routing.domain.reps import Rep
 from leadpipe.routing.domain.rules import Pool, RoutingRule
 from leadpipe.routing.domain.strategies import Rotation
 from leadpipe.shared.bookkeeping import mark_processed
-from leadpipe.shared.bulk import Connection, columns_of, table_of
+from leadpipe.shared.bulk import Connection, columns_of, insert_rows, table_of
 from leadpipe.shared.envelope import CloudEvent
 from leadpipe.shared.outbox import OUTBOX_COLUMNS, OutboxRow, outbox_row
 
@@ -47,17 +47,13 @@ ROTATIONS = table_of(RotationCursorRow)
 
 FIRST_DELIVERIES = mark_processed(PROCESSED)
 ALREADY_ERASED = f"SELECT lead_id FROM {ERASED.fullname} WHERE lead_id = ANY($1::TEXT[])"
-ERASE = (
-    f"INSERT INTO {ERASED.fullname} (lead_id, erased_at)"
-    " SELECT * FROM unnest($1::TEXT[], $2::TIMESTAMPTZ[]) ON CONFLICT (lead_id) DO NOTHING"
-)
+ERASE = insert_rows(ERASED, ("lead_id", "erased_at"), "ON CONFLICT (lead_id) DO NOTHING")
 FORGET_OUTBOX = f"DELETE FROM {outbox.fullname} WHERE key = ANY($1::TEXT[])"
-SAVE_ROTATIONS = (
-    f"INSERT INTO {ROTATIONS.fullname} (pool, last_rep_id, credits)"
-    " SELECT pool, last_rep_id, credits::JSONB"
-    " FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[]) AS r(pool, last_rep_id, credits)"
-    " ON CONFLICT (pool) DO UPDATE"
-    " SET last_rep_id = EXCLUDED.last_rep_id, credits = EXCLUDED.credits"
+SAVE_ROTATIONS = insert_rows(
+    ROTATIONS,
+    ("pool", "last_rep_id", "credits"),
+    "ON CONFLICT (pool) DO UPDATE"
+    " SET last_rep_id = EXCLUDED.last_rep_id, credits = EXCLUDED.credits",
 )
 
 
