@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar, Literal, get_args
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from leadpipe.shared.lead_attributes import Use
 
 
 class Stage(StrEnum):
@@ -103,19 +105,48 @@ class LeadSnapshot(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    title: str | None = None
-    country: str | None = None
-    industry: str | None = None
-    company_size: int | None = None
-    language: str | None = None
-    source: str | None = None
-    account_domain: str | None = None
-    fit: int = 0
-    engagement: int = 0
-    qualification: int = 0
-    grade: Literal["A", "B", "C"] | None = None
-    temperature: Literal["cold", "warm", "hot"] = "cold"
-    hand_raiser: bool = False
+    # The lead's attributes, declared once: scoring's serialiser, routing's profile and what
+    # an erasure keeps are derived from these fields (see ``leadpipe.shared.lead_attributes``).
+    title: Annotated[str | None, Field(description="Job title, as given.")] = None
+    country: Annotated[
+        str | None,
+        Field(description="Country code (ISO 3166-1 alpha-2)."),
+        Use.ROUTED,
+        Use.KEPT_ON_ERASURE,
+    ] = None
+    industry: Annotated[
+        str | None, Field(description="Industry."), Use.ROUTED, Use.KEPT_ON_ERASURE
+    ] = None
+    company_size: Annotated[
+        int | None, Field(description="Employees."), Use.ROUTED, Use.KEPT_ON_ERASURE
+    ] = None
+    language: Annotated[
+        str | None, Field(description="Preferred language (a language tag)."), Use.ROUTED
+    ] = None
+    source: Annotated[
+        str | None, Field(description="Where the lead came from first."), Use.ROUTED
+    ] = None
+    account_domain: Annotated[
+        str | None, Field(description="The company's web domain."), Use.ROUTED
+    ] = None
+    fit: Annotated[int, Field(description="Fit score.")] = 0
+    engagement: Annotated[int, Field(description="Engagement score.")] = 0
+    qualification: Annotated[int, Field(description="Qualification score.")] = 0
+    grade: Annotated[
+        Literal["A", "B", "C"] | None,
+        Field(description="Fit grade."),
+        Use.ROUTED,
+        Use.KEPT_ON_ERASURE,
+    ] = None
+    temperature: Annotated[
+        Literal["cold", "warm", "hot"],
+        Field(description="Engagement band."),
+        Use.ROUTED,
+        Use.KEPT_ON_ERASURE,
+    ] = "cold"
+    hand_raiser: Annotated[
+        bool, Field(description="Asked for contact (a demo request, say)."), Use.ROUTED
+    ] = False
 
 
 class StageChanged(WireModel):

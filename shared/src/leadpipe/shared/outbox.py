@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import orjson
 from aiokafka import AIOKafkaProducer
@@ -31,8 +32,10 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    cast,
     func,
     insert,
+    literal,
     select,
     text,
 )
@@ -71,19 +74,46 @@ def outbox_table(metadata: MetaData) -> Table:
     )
 
 
+# The columns a service writes; the others are the relay's.
+OUTBOX_COLUMNS = ("event_id", "topic", "key", "headers", "payload")
+
+
+class OutboxRow(NamedTuple):
+    """One outbox row as services write it, in the order of :data:`OUTBOX_COLUMNS` (what
+    ``Connection.copy`` takes); ``headers`` as :func:`encode_headers` writes them."""
+
+    event_id: str
+    topic: str
+    key: str
+    headers: str
+    payload: bytes
+
+
+def encode_headers(headers: Iterable[tuple[str, str | bytes]]) -> str:
+    """Kafka headers as the outbox stores them: JSON text of ``[name, value]`` pairs."""
+    return orjson.dumps(
+        [[name, value.decode() if isinstance(value, bytes) else value] for name, value in headers]
+    ).decode()
+
+
+def decode_headers(headers: str) -> list[tuple[str, bytes]]:
+    """The Kafka headers :func:`encode_headers` stored."""
+    return [(name, value.encode()) for name, value in orjson.loads(headers)]
+
+
+def outbox_row(topic: str, key: str, event: CloudEvent) -> OutboxRow:
+    return OutboxRow(event.id, topic, key, encode_headers(event.headers()), event.data)
+
+
 async def enqueue(
     session: AsyncSession, table: Table, topic: str, key: str, event: CloudEvent
 ) -> None:
     """Add an event to the outbox inside the caller's transaction."""
-    await session.execute(
-        insert(table).values(
-            event_id=event.id,
-            topic=topic,
-            key=key,
-            headers=[[name, value.decode()] for name, value in event.headers()],
-            payload=event.data,
-        )
-    )
+    row = outbox_row(topic, key, event)
+    values: dict[str, object] = dict(zip(OUTBOX_COLUMNS, row, strict=True))
+    # The headers are JSON text already: cast, not encoded a second time by the JSONB type.
+    values["headers"] = cast(literal(row.headers, Text()), JSONB)
+    await session.execute(insert(table).values(values))
 
 
 class OutboxRelay:
@@ -155,7 +185,7 @@ class OutboxRelay:
                         topic,
                         key.encode(),
                         payload,
-                        [(name, value.encode()) for name, value in orjson.loads(headers)],
+                        decode_headers(headers),
                     )
                     for _, topic, key, headers, payload in rows
                 ],

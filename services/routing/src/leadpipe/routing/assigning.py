@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-import orjson
-
 from leadpipe.routing.adapters import repository
 from leadpipe.routing.adapters.assignment_record import AssignmentRecord
 from leadpipe.routing.adapters.batch import RoutingBatch
@@ -180,15 +178,7 @@ def emit(
         },
         previous_rep=rep_ref(previous_rep) if previous_rep is not None else None,
     )
-    cloud_event = wrap(routed, SOURCE)
-    headers = [[name, value.decode()] for name, value in cloud_event.headers()]
-    batch.enqueue(
-        config.topics.routed,
-        assignment.lead_key,
-        orjson.dumps(headers).decode(),
-        cloud_event.id,
-        cloud_event.data,
-    )
+    batch.enqueue(config.topics.routed, assignment.lead_key, wrap(routed, SOURCE))
 
 
 def release(batch: RoutingBatch, assignment: AssignmentRecord, reason: str, now: datetime) -> None:

@@ -10,7 +10,14 @@ from datetime import datetime
 from leadpipe.routing.adapters.batch import RoutingBatch
 from leadpipe.routing.assigning import RoutingConfig, plan, record, release
 from leadpipe.routing.domain.reps import LeadProfile
-from leadpipe.shared.events import InboundEvent, LeadErased, SealedInboundEvent, StageChanged
+from leadpipe.shared.events import (
+    InboundEvent,
+    LeadErased,
+    LeadSnapshot,
+    SealedInboundEvent,
+    StageChanged,
+)
+from leadpipe.shared.lead_attributes import Use, attribute_names
 from leadpipe.shared.privacy import record_key
 
 log = logging.getLogger(__name__)
@@ -21,25 +28,16 @@ ERASED_REASON = "the person's data was erased on request"
 Contacted = InboundEvent | SealedInboundEvent
 # What an erased lead's assignments keep: enough for counts per rep, stage and segment.
 KEPT_ON_ERASURE = frozenset(
-    {"lead_id", "stage", "country", "industry", "company_size", "grade", "temperature"}
+    {"lead_id", "stage", *attribute_names(LeadSnapshot, Use.KEPT_ON_ERASURE)}
 )
+ROUTED = attribute_names(LeadSnapshot, Use.ROUTED)
 
 
 def profile_of(event: StageChanged) -> LeadProfile:
-    lead = event.lead
-    return LeadProfile(
-        lead_id=event.lead_id,
-        stage=event.to_stage.value,
-        country=lead.country,
-        industry=lead.industry,
-        company_size=lead.company_size,
-        language=lead.language,
-        source=lead.source,
-        account_domain=lead.account_domain.lower() if lead.account_domain else None,
-        grade=lead.grade,
-        temperature=lead.temperature,
-        hand_raiser=lead.hand_raiser,
-    )
+    attributes = {name: getattr(event.lead, name) for name in ROUTED}
+    if attributes["account_domain"]:
+        attributes["account_domain"] = attributes["account_domain"].lower()
+    return LeadProfile(lead_id=event.lead_id, stage=event.to_stage.value, **attributes)
 
 
 def handle_stage_changed(

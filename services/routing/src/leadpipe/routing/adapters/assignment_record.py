@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from leadpipe.routing.adapters.orm import AssignmentRow
-from leadpipe.shared.bulk import table_of
+from leadpipe.shared.bulk import select_columns, table_of, update_rows
 
 ASSIGNMENTS = table_of(AssignmentRow)
 
@@ -57,8 +57,7 @@ UPDATED = (
 )
 assert set(COLUMNS) == {c.name for c in ASSIGNMENTS.columns}, "orm.py and this record differ"
 
-_SELECT_LIST = ", ".join(f"{c}::TEXT AS {c}" if c in JSON_COLUMNS else c for c in COLUMNS)
-SELECT = f"SELECT {_SELECT_LIST} FROM {ASSIGNMENTS.fullname}"
+SELECT = f"SELECT {select_columns(ASSIGNMENTS, COLUMNS)} FROM {ASSIGNMENTS.fullname}"
 # Each lookup joins its array, so that even a generic plan probes the index once per value:
 # the lead's active assignments (ix_assignments_lead_id), the open ones by lead key
 # (ix_assignments_active_by_lead_key) and all of an erased lead's.
@@ -80,15 +79,7 @@ LOCK_DUE_SLAS = (
 LOCK_QUEUED = (
     f"{SELECT} WHERE status = 'queued' ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED"
 )
-UPDATE = (
-    f"UPDATE {ASSIGNMENTS.fullname} AS t SET status = r.status, sla_state = r.sla_state,"
-    " contacted_at = r.contacted_at, closed_at = r.closed_at, closed_reason = r.closed_reason,"
-    " lead_key = r.lead_key, lead = r.lead::JSONB"
-    " FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TIMESTAMPTZ[], $5::TIMESTAMPTZ[],"
-    " $6::TEXT[], $7::TEXT[], $8::TEXT[])"
-    " AS r(id, status, sla_state, contacted_at, closed_at, closed_reason, lead_key, lead)"
-    " WHERE t.id = r.id"
-)
+UPDATE = update_rows(ASSIGNMENTS, "id", UPDATED[1:])
 _JSON_AT = tuple(COLUMNS.index(c) for c in JSON_COLUMNS)
 
 

@@ -36,29 +36,24 @@ from leadpipe.routing.adapters.orm import (
 from leadpipe.routing.domain.reps import Rep
 from leadpipe.routing.domain.rules import Pool, RoutingRule
 from leadpipe.routing.domain.strategies import Rotation
-from leadpipe.shared.bulk import Connection, columns_of, table_of
+from leadpipe.shared.bookkeeping import mark_processed
+from leadpipe.shared.bulk import Connection, columns_of, insert_rows, table_of
+from leadpipe.shared.envelope import CloudEvent
+from leadpipe.shared.outbox import OUTBOX_COLUMNS, OutboxRow, outbox_row
 
 PROCESSED = table_of(ProcessedEventRow)
 ERASED = table_of(ErasedLeadRow)
 ROTATIONS = table_of(RotationCursorRow)
-OUTBOX = ("event_id", "topic", "key", "headers", "payload")
 
-FIRST_DELIVERIES = (
-    f"INSERT INTO {PROCESSED.fullname} (event_id) SELECT unnest($1::TEXT[])"
-    " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
-)
+FIRST_DELIVERIES = mark_processed(PROCESSED)
 ALREADY_ERASED = f"SELECT lead_id FROM {ERASED.fullname} WHERE lead_id = ANY($1::TEXT[])"
-ERASE = (
-    f"INSERT INTO {ERASED.fullname} (lead_id, erased_at)"
-    " SELECT * FROM unnest($1::TEXT[], $2::TIMESTAMPTZ[]) ON CONFLICT (lead_id) DO NOTHING"
-)
+ERASE = insert_rows(ERASED, ("lead_id", "erased_at"), "ON CONFLICT (lead_id) DO NOTHING")
 FORGET_OUTBOX = f"DELETE FROM {outbox.fullname} WHERE key = ANY($1::TEXT[])"
-SAVE_ROTATIONS = (
-    f"INSERT INTO {ROTATIONS.fullname} (pool, last_rep_id, credits)"
-    " SELECT pool, last_rep_id, credits::JSONB"
-    " FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[]) AS r(pool, last_rep_id, credits)"
-    " ON CONFLICT (pool) DO UPDATE"
-    " SET last_rep_id = EXCLUDED.last_rep_id, credits = EXCLUDED.credits"
+SAVE_ROTATIONS = insert_rows(
+    ROTATIONS,
+    ("pool", "last_rep_id", "credits"),
+    "ON CONFLICT (pool) DO UPDATE"
+    " SET last_rep_id = EXCLUDED.last_rep_id, credits = EXCLUDED.credits",
 )
 
 
@@ -91,7 +86,7 @@ class RoutingBatch:
     _new: dict[str, AssignmentRecord] = field(default_factory=dict)
     _changed: dict[str, AssignmentRecord] = field(default_factory=dict)
     _rotated: set[str] = field(default_factory=set)
-    _outbox: list[tuple[str, str, str, str, bytes]] = field(default_factory=list)
+    _outbox: list[OutboxRow] = field(default_factory=list)
     _newly_erased: dict[str, datetime] = field(default_factory=dict)
     _forgotten_keys: set[str] = field(default_factory=set)
 
@@ -197,9 +192,8 @@ class RoutingBatch:
         self.rotations[pool] = rotation
         self._rotated.add(pool)
 
-    def enqueue(self, topic: str, key: str, headers: str, event_id: str, payload: bytes) -> None:
-        """An outbox row; ``headers`` as JSON text."""
-        self._outbox.append((event_id, topic, key, headers, payload))
+    def enqueue(self, topic: str, key: str, event: CloudEvent) -> None:
+        self._outbox.append(outbox_row(topic, key, event))
 
     def erase(self, lead_id: str, now: datetime, keys: Collection[str]) -> None:
         """Later events about the lead are ignored; outbox rows keyed by ``keys`` (the lead's
@@ -207,7 +201,7 @@ class RoutingBatch:
         self.erased.add(lead_id)
         self._newly_erased.setdefault(lead_id, now)
         self._forgotten_keys.update(keys)
-        self._outbox = [row for row in self._outbox if row[2] not in keys]
+        self._outbox = [row for row in self._outbox if row.key not in keys]
 
     async def write(self) -> None:
         """Everything the batch decided, one statement per table. Outbox rows go last and in
@@ -230,4 +224,4 @@ class RoutingBatch:
                 [self.rotations[p].last_rep_id for p in pools],
                 [repository.credits_json(self.rotations[p]) for p in pools],
             )
-        await connection.copy(outbox, OUTBOX, self._outbox)
+        await connection.copy(outbox, OUTBOX_COLUMNS, self._outbox)

@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from leadpipe.shared.auth import api_tokens_table
+from leadpipe.shared.bookkeeping import ProcessedEventColumns
 from leadpipe.shared.db import make_metadata
 from leadpipe.shared.outbox import outbox_table
 
@@ -135,13 +136,8 @@ class AssignmentRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-class ProcessedEventRow(Base):
-    __tablename__ = "processed_events"
-
-    event_id: Mapped[str] = mapped_column(Text, primary_key=True)
-    processed_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+class ProcessedEventRow(ProcessedEventColumns, Base):
+    pass
 
 
 class ErasedLeadRow(Base):

@@ -12,10 +12,6 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadpipe.scoring.adapters.bulk import (
-    insert_rows,
-    update_rows,
-)
 from leadpipe.scoring.adapters.lead_record import COLUMNS, LEADS, UPDATED, LeadRecord, RowValues
 from leadpipe.scoring.adapters.lead_state import state_of, store_state
 from leadpipe.scoring.adapters.orm import (
@@ -28,12 +24,18 @@ from leadpipe.scoring.adapters.orm import (
 from leadpipe.scoring.adapters.stage_events import StageEvents, snapshot_of
 from leadpipe.scoring.domain.lead import LeadState, Outcome, ScoreChange
 from leadpipe.scoring.domain.rules import Rules
-from leadpipe.shared.bulk import Connection, columns_of, table_of
+from leadpipe.shared.bulk import (
+    Connection,
+    columns_of,
+    insert_rows,
+    table_of,
+    update_rows,
+)
+from leadpipe.shared.outbox import OUTBOX_COLUMNS, OutboxRow
 from leadpipe.shared.topics import Topics
 
 SCORE_CHANGES = ("lead_id", "event_id", "component", "code", "delta", "reason", "rules_version")
 STAGE_CHANGES = ("lead_id", "event_id", "from_stage", "to_stage", "reason", "refused")
-OUTBOX = ("event_id", "topic", "key", "headers", "payload")
 INBOUND = ("event_id", "lead_id", "occurred_at", "payload")
 ACCOUNTS = table_of(AccountRow)
 
@@ -65,7 +67,7 @@ class _Appended:
     new_leads: list[LeadRecord] = field(default_factory=list)
     score_changes: list[tuple[object, ...]] = field(default_factory=list)
     stage_changes: list[tuple[object, ...]] = field(default_factory=list)
-    outbox_rows: list[tuple[object, ...]] = field(default_factory=list)
+    outbox_rows: list[OutboxRow] = field(default_factory=list)
     inbound: list[tuple[str, str, datetime, str]] = field(default_factory=list)
 
     async def append_to(self, connection: Connection) -> None:
@@ -73,7 +75,7 @@ class _Appended:
             (LEADS, COLUMNS, [_inserted(lead) for lead in self.new_leads]),
             (SCORE_CHANGE_TABLE, SCORE_CHANGES, self.score_changes),
             (STAGE_CHANGE_TABLE, STAGE_CHANGES, self.stage_changes),
-            (outbox, OUTBOX, self.outbox_rows),
+            (outbox, OUTBOX_COLUMNS, self.outbox_rows),
             (INBOUND_TABLE, INBOUND, self.inbound),
         ):
             if rows:

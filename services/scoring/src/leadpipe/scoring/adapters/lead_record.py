@@ -11,9 +11,8 @@ from typing import Any
 
 import orjson
 
-from leadpipe.scoring.adapters.bulk import select_columns
 from leadpipe.scoring.adapters.orm import LeadRow
-from leadpipe.shared.bulk import Connection, table_of
+from leadpipe.shared.bulk import Connection, select_columns, table_of
 
 LEADS = table_of(LeadRow)
 

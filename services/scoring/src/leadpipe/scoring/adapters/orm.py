@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from leadpipe.shared.auth import api_tokens_table
+from leadpipe.shared.bookkeeping import ProcessedEventColumns
 from leadpipe.shared.db import make_metadata
 from leadpipe.shared.outbox import outbox_table
 
@@ -109,15 +110,8 @@ class StageChangeRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-class ProcessedEventRow(Base):
-    """A consumed event's id: the primary key makes a second delivery a no-op."""
-
-    __tablename__ = "processed_events"
-
-    event_id: Mapped[str] = mapped_column(Text, primary_key=True)
-    processed_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+class ProcessedEventRow(ProcessedEventColumns, Base):
+    pass
 
 
 class RulesVersionRow(Base):
