@@ -15,11 +15,11 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadpipe.routing.adapters.orm import AssignmentRow, outbox
-from leadpipe.routing.api.accounts import router as accounts_router
-from leadpipe.routing.api.assignments import router as assignments_router
-from leadpipe.routing.api.errors import install_error_handlers
-from leadpipe.routing.api.reps import router as reps_router
-from leadpipe.routing.api.rules import router as rules_router
+from leadpipe.routing.entrypoints.api.accounts import router as accounts_router
+from leadpipe.routing.entrypoints.api.assignments import router as assignments_router
+from leadpipe.routing.entrypoints.api.errors import install_error_handlers
+from leadpipe.routing.entrypoints.api.reps import router as reps_router
+from leadpipe.routing.entrypoints.api.rules import router as rules_router
 from leadpipe.shared.envelope import from_record, unwrap, wrap
 from leadpipe.shared.events import (
     Identity,

@@ -13,8 +13,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadpipe.routing.adapters.orm import AssignmentRow
-from leadpipe.routing.assigning import RoutingConfig
-from leadpipe.routing.consumer import RoutingBatchHandler
+from leadpipe.routing.entrypoints.consumer import RoutingBatchHandler
+from leadpipe.routing.service.config import RoutingConfig
 from leadpipe.scoring.adapters.erasure import erase_person, prune_event_history
 from leadpipe.scoring.adapters.orm import ErasureReceiptRow, InboundEventRow, LeadRow, outbox
 from leadpipe.scoring.adapters.rules_store import RulesCache

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from leadpipe.routing.rep_file import parse_reps
+from leadpipe.routing.entrypoints.rep_file import parse_reps
 from tests.integration.routing_helpers import api_client, clean_routing
 
 pytestmark = pytest.mark.integration

@@ -13,9 +13,9 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from leadpipe.routing.assigning import RoutingConfig
-from leadpipe.routing.clock import RoutingClock
-from leadpipe.routing.consumer import RoutingBatchHandler
+from leadpipe.routing.entrypoints.consumer import RoutingBatchHandler
+from leadpipe.routing.entrypoints.jobs import RoutingClock
+from leadpipe.routing.service.config import RoutingConfig
 from leadpipe.shared.events import InboundEvent, LeadErased, StageChanged
 from leadpipe.shared.settings import Settings
 from tests.integration.routing_helpers import (

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from leadpipe.routing.domain.reps import LeadProfile
 from leadpipe.routing.domain.rules import MATCHABLE
-from leadpipe.routing.handlers import KEPT_ON_ERASURE, ROUTED, profile_of
+from leadpipe.routing.service.handlers import KEPT_ON_ERASURE, ROUTED, profile_of
 from leadpipe.scoring.adapters.lead_record import LeadRecord
 from leadpipe.scoring.adapters.stage_events import SnapshotOf, snapshot_of
 from leadpipe.shared.events import LeadSnapshot, Stage, StageChanged

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from leadpipe.ingest.adapters.publisher import sealed
-from leadpipe.routing.consumer import decode
-from leadpipe.routing.handlers import contacted_key
+from leadpipe.routing.entrypoints.consumer import decode
+from leadpipe.routing.service.handlers import contacted_key
 from leadpipe.shared.envelope import new_traceparent
 from leadpipe.shared.events import Identity, InboundEvent, SealedInboundEvent
 from leadpipe.shared.privacy import record_key

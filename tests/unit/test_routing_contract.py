@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 
 from leadpipe.localstack.repo import repo_root
-from leadpipe.routing.contract import SCHEMA_DIR, render, routed_schemas
+from leadpipe.routing.entrypoints.contract import SCHEMA_DIR, render, routed_schemas
 from leadpipe.shared.events import LeadRouted, RepRef, Stage
 
 
@@ -20,7 +20,7 @@ def test_schema_files_are_up_to_date() -> None:
     assert sorted(p.name for p in folder.glob("io.leadpipe.lead.*.json")) == sorted(expected)
     for name, schema in expected.items():
         assert (folder / name).read_text(encoding="utf-8") == render(schema), (
-            f"{name} is stale: run `.venv/bin/python -m leadpipe.routing.contract`"
+            f"{name} is stale: run `.venv/bin/python -m leadpipe.routing.entrypoints.contract`"
         )
 
 

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from leadpipe.cli.main import app
-from leadpipe.routing.rep_file import RepFileError, RowError, parse_reps
+from leadpipe.routing.entrypoints.rep_file import RepFileError, RowError, parse_reps
 
 CSV = """name,email,role,territories,segments,languages,capacity,weight,time_zone,working_hours,holiday_calendar,out_of_office
 Anna Schmidt,Anna@Sales.example,ae,DE;AT;CH,mid-market;enterprise,de;en,20,2,Europe/Berlin,mon-fri 09:00-17:00,DE-BY,2026-08-03..2026-08-14

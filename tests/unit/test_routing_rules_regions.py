@@ -2,8 +2,8 @@ import pytest
 from pydantic import ValidationError
 
 from leadpipe.routing.adapters.repository import conditions_of
-from leadpipe.routing.api.schemas import ConditionsIn
 from leadpipe.routing.domain.reps import LeadProfile
+from leadpipe.routing.entrypoints.api.schemas import ConditionsIn
 
 
 def lead(country: str | None) -> LeadProfile:

@@ -13,7 +13,7 @@ from rich.table import Table
 from leadpipe.cli.config import load_environment
 from leadpipe.cli.refusals import refusal
 from leadpipe.cli.tokens import cli_headers
-from leadpipe.routing.rep_file import RepFileError, parse_reps
+from leadpipe.routing.entrypoints.rep_file import RepFileError, parse_reps
 
 app = typer.Typer(help="Sales reps that routing assigns leads to.", no_args_is_help=True)
 # Messages carry paths and names to copy: the terminal may wrap them, rich must not break them.

@@ -7,8 +7,8 @@ from datetime import timedelta
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from leadpipe.routing.assigning import RoutingConfig
 from leadpipe.routing.domain.sla import SlaPolicy
+from leadpipe.routing.service.config import RoutingConfig
 from leadpipe.shared.topics import Topics
 
 

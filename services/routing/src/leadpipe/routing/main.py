@@ -1,27 +1,24 @@
-"""Routing's composition root: settings → engine, producer, consumer, relay, clock → app."""
+"""Routing's composition root: settings → config → consumer, routers and jobs → app."""
 
 from __future__ import annotations
-
-from collections.abc import Coroutine
-from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadpipe.routing.adapters.orm import ProcessedEventRow, api_tokens, outbox
-from leadpipe.routing.api.accounts import router as accounts_router
-from leadpipe.routing.api.assignments import router as assignments_router
-from leadpipe.routing.api.reps import router as reps_router
-from leadpipe.routing.api.rules import router as rules_router
-from leadpipe.routing.clock import RoutingClock
 from leadpipe.routing.config import RoutingSettings
-from leadpipe.routing.consumer import RoutingBatchHandler, utc_now
+from leadpipe.routing.entrypoints.api.accounts import router as accounts_router
+from leadpipe.routing.entrypoints.api.assignments import router as assignments_router
+from leadpipe.routing.entrypoints.api.reps import router as reps_router
+from leadpipe.routing.entrypoints.api.rules import router as rules_router
+from leadpipe.routing.entrypoints.consumer import RoutingBatchHandler, utc_now
+from leadpipe.routing.entrypoints.jobs import routing_jobs
 from leadpipe.shared.bulk import table_of
 from leadpipe.shared.consume import BatchHandler
 from leadpipe.shared.logs import configure_logging
 from leadpipe.shared.outbox import OutboxRelay
 from leadpipe.shared.privacy import pseudonyms
-from leadpipe.shared.runtime import BackgroundJob, ConsumerRuntime, create_consumer_app
+from leadpipe.shared.runtime import create_consumer_app
 from leadpipe.shared.serving import serve
 from leadpipe.shared.settings import Settings
 
@@ -41,15 +38,6 @@ def create_app(settings: Settings, routing: RoutingSettings | None = None) -> Fa
     ) -> BatchHandler:
         return RoutingBatchHandler(sessions, config, relay.wake)
 
-    def clock(runtime: ConsumerRuntime) -> Coroutine[Any, Any, None]:
-        return RoutingClock(
-            runtime.sessions,
-            config,
-            runtime.relay.wake,
-            utc_now,
-            interval_s=routing.clock_interval_s,
-        ).run()
-
     return create_consumer_app(
         settings,
         title="leadpipe routing",
@@ -60,8 +48,7 @@ def create_app(settings: Settings, routing: RoutingSettings | None = None) -> Fa
         tokens=api_tokens,
         make_handler=make_handler,
         routers=[reps_router, rules_router, accounts_router, assignments_router],
-        # Besides the consume loop and the relay: SLA breaches and the fallback queue.
-        jobs=[BackgroundJob("routing-clock", clock)],
+        jobs=routing_jobs(config, utc_now, interval_s=routing.clock_interval_s),
     )
 
 

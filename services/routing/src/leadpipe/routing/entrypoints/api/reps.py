@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadpipe.routing.adapters import repository
 from leadpipe.routing.adapters.orm import RepRow
-from leadpipe.routing.api.errors import ApiError
-from leadpipe.routing.api.schemas import ImportResult, RepImport, RepIn, RepOut
+from leadpipe.routing.entrypoints.api.errors import ApiError
+from leadpipe.routing.entrypoints.api.schemas import ImportResult, RepImport, RepIn, RepOut
 
 router = APIRouter(prefix="/v1", tags=["reps"])
 

@@ -1,5 +1,5 @@
 """The published contract of ``lead.routed.v1``: one JSON Schema per CloudEvents type, made from
-the wire model in ``leadpipe.shared.events``. ``python -m leadpipe.routing.contract`` writes them
+the wire model in ``leadpipe.shared.events``. ``python -m leadpipe.routing.entrypoints.contract`` writes them
 to ``schemas/events/``; a unit test fails when the files and the model disagree."""
 
 from __future__ import annotations

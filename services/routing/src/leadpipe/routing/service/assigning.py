@@ -1,7 +1,7 @@
 """Routing a lead within a batch: decide on the batch's state, record the assignment (starting
 its SLA clock), move the pool's rotation on and emit the routed event. Nothing here waits on
 the database: the batch was read under the routing locks before, and writes everything once
-after (:mod:`leadpipe.routing.adapters.batch`).
+after (:mod:`leadpipe.routing.adapters.unit_of_work`).
 
 Used by the stage-change handler (new leads), the SLA clock (re-assignment after a breach) and
 the fallback queue (queued leads once someone can take them)."""
@@ -10,41 +10,22 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
 from leadpipe.routing.adapters import repository
 from leadpipe.routing.adapters.assignment_record import AssignmentRecord
-from leadpipe.routing.adapters.batch import RoutingBatch
+from leadpipe.routing.adapters.unit_of_work import RoutingBatch
 from leadpipe.routing.domain.decision import Decision, RoutingSituation, decide
 from leadpipe.routing.domain.reps import LeadProfile, Rep, Role
-from leadpipe.routing.domain.sla import SlaPolicy
+from leadpipe.routing.service.config import RoutingConfig
 from leadpipe.shared.envelope import wrap
 from leadpipe.shared.events import LeadRouted, RepRef, Stage
-from leadpipe.shared.topics import Topics
 
 SOURCE = "/leadpipe/routing"
 # What a lead's next assignment keeps of the previous one's trace: its SLA breaches (so that
 # re-assignments are counted across the chain) and whether it was escalated (no SLA clock).
 CARRIED = ("sla_breaches", "escalation")
-
-
-@dataclass(frozen=True)
-class RoutingConfig:
-    topics: Topics
-    sla: SlaPolicy = field(default_factory=SlaPolicy)
-    route_mql_to_bdr: bool = False
-    # SLA re-assignments before escalation, for pools that do not set their own.
-    max_reassignments: int = 2
-
-    def role_for(self, stage: str) -> Role | None:
-        """``sql`` goes to AEs; ``mql`` to BDRs only when enabled."""
-        if stage == Stage.SQL:
-            return "ae"
-        if stage == Stage.MQL and self.route_mql_to_bdr:
-            return "bdr"
-        return None
 
 
 def rep_ref(rep: Rep) -> RepRef:

@@ -6,23 +6,22 @@ they survive restarts: one that fell due while routing was down fires on the nex
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadpipe.routing.adapters import repository
 from leadpipe.routing.adapters.assignment_record import AssignmentRecord
-from leadpipe.routing.adapters.batch import RoutingBatch
 from leadpipe.routing.adapters.orm import AssignmentRow
-from leadpipe.routing.assigning import RoutingConfig, emit, plan, record, release
+from leadpipe.routing.adapters.unit_of_work import RoutingBatch
 from leadpipe.routing.domain.decision import escalate
 from leadpipe.routing.domain.reps import LeadProfile, Role
 from leadpipe.routing.domain.sla import Breach, after_breach
-from leadpipe.routing.handlers import ERASED_REASON
-from leadpipe.shared.periodic import run_every
+from leadpipe.routing.service.assigning import emit, plan, record, release
+from leadpipe.routing.service.config import RoutingConfig
+from leadpipe.routing.service.handlers import ERASED_REASON
 
 
 def _role(assignment: AssignmentRecord) -> Role:
@@ -201,39 +200,3 @@ async def assign_queued(
         assigned += 1
     await batch.write()
     return assigned
-
-
-class RoutingClock:
-    """Ticks every ``interval_s``; each tick is its own transaction, so a failure loses
-    nothing (the rows are still there for the next tick)."""
-
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        config: RoutingConfig,
-        on_commit: Callable[[], None],
-        clock: Callable[[], datetime],
-        *,
-        interval_s: float = 1.0,
-    ) -> None:
-        self._sessions = sessions
-        self._config = config
-        self._on_commit = on_commit
-        self._clock = clock
-        self._interval_s = interval_s
-
-    async def tick(self) -> tuple[int, int]:
-        """(SLA breaches handled, queued leads assigned)."""
-        async with self._sessions() as session, session.begin():
-            breached = await breach_due_slas(session, self._config, self._clock())
-        async with self._sessions() as session, session.begin():
-            assigned = await assign_queued(session, self._config, self._clock())
-        if breached or assigned:
-            self._on_commit()
-        return breached, assigned
-
-    async def run(self) -> None:
-        await run_every("routing clock tick", self._interval_s, self._tick)
-
-    async def _tick(self) -> None:
-        await self.tick()

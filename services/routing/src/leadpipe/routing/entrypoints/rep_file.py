@@ -12,8 +12,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from leadpipe.routing.api.errors import reason_of
-from leadpipe.routing.api.schemas import RepIn
+from leadpipe.routing.entrypoints.api.errors import reason_of
+from leadpipe.routing.entrypoints.api.schemas import RepIn
 
 COLUMNS = tuple(RepIn.model_fields)
 

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from leadpipe.routing.adapters.batch import RoutingBatch, first_deliveries
-from leadpipe.routing.assigning import RoutingConfig
-from leadpipe.routing.handlers import (
+from leadpipe.routing.adapters.unit_of_work import RoutingBatch, first_deliveries
+from leadpipe.routing.service.config import RoutingConfig
+from leadpipe.routing.service.handlers import (
     CONTACTED,
     Contacted,
     contacted_key,

@@ -6,9 +6,9 @@ from fastapi import APIRouter, Request
 from sqlalchemy import delete, select
 
 from leadpipe.routing.adapters.orm import PoolRow, RepRow, RoutingRuleRow
-from leadpipe.routing.api.errors import ApiError
-from leadpipe.routing.api.reps import sessions_of
-from leadpipe.routing.api.schemas import ConditionsIn, PoolIn, PoolOut, RuleIn, RulesIn
+from leadpipe.routing.entrypoints.api.errors import ApiError
+from leadpipe.routing.entrypoints.api.reps import sessions_of
+from leadpipe.routing.entrypoints.api.schemas import ConditionsIn, PoolIn, PoolOut, RuleIn, RulesIn
 
 router = APIRouter(prefix="/v1", tags=["rules"])
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from leadpipe.routing.adapters.batch import RoutingBatch
-from leadpipe.routing.assigning import RoutingConfig, plan, record, release
+from leadpipe.routing.adapters.unit_of_work import RoutingBatch
 from leadpipe.routing.domain.reps import LeadProfile
+from leadpipe.routing.service.assigning import plan, record, release
+from leadpipe.routing.service.config import RoutingConfig
 from leadpipe.shared.events import (
     InboundEvent,
     LeadErased,

@@ -6,9 +6,9 @@ from fastapi import APIRouter, Request
 from sqlalchemy import delete, select
 
 from leadpipe.routing.adapters.orm import AccountOwnerRow, RepRow
-from leadpipe.routing.api.errors import ApiError
-from leadpipe.routing.api.reps import rep_out, sessions_of
-from leadpipe.routing.api.schemas import AccountOwnerIn, AccountOwnerOut
+from leadpipe.routing.entrypoints.api.errors import ApiError
+from leadpipe.routing.entrypoints.api.reps import rep_out, sessions_of
+from leadpipe.routing.entrypoints.api.schemas import AccountOwnerIn, AccountOwnerOut
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
 

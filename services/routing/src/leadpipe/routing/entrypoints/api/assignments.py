@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 
 from leadpipe.routing.adapters.orm import AssignmentRow, RepRow
-from leadpipe.routing.api.reps import rep_out, sessions_of
-from leadpipe.routing.api.schemas import AssignmentOut
+from leadpipe.routing.entrypoints.api.reps import rep_out, sessions_of
+from leadpipe.routing.entrypoints.api.schemas import AssignmentOut
 
 router = APIRouter(prefix="/v1", tags=["assignments"])
 
