@@ -13,11 +13,9 @@ from leadpipe.routing.adapters.unit_of_work import RoutingBatch, first_deliverie
 from leadpipe.routing.service.config import RoutingConfig
 from leadpipe.routing.service.handlers import (
     CONTACTED,
+    HANDLERS,
     Contacted,
     contacted_key,
-    handle_contacted,
-    handle_erased,
-    handle_stage_changed,
 )
 from leadpipe.shared.dead_letters import UndecodableRecord
 from leadpipe.shared.envelope import EnvelopeError, from_record, unwrap
@@ -108,12 +106,7 @@ class RoutingBatchHandler:
                     _skipped([event])
                     continue
                 first_time.discard(event.event_id)  # a second copy in the batch is a duplicate
-                if isinstance(event, StageChanged):
-                    handle_stage_changed(batch, self._config, event, self._clock())
-                elif isinstance(event, LeadErased):
-                    handle_erased(batch, self._config, event, self._clock())
-                else:
-                    handle_contacted(batch, self._config, event, self._clock())
+                HANDLERS[type(event)](batch, self._config, event, self._clock())
             await batch.write()
         self._on_commit()
 

@@ -5,7 +5,9 @@ transaction; nothing here waits on the database."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Any
 
 from leadpipe.routing.adapters.unit_of_work import RoutingBatch
 from leadpipe.routing.domain.reps import LeadProfile
@@ -106,3 +108,13 @@ def handle_erased(
         batch.changed(assignment)
     batch.erase(event.lead_id, now, keys)
     log.info("lead erased", extra={"lead_id": event.lead_id, "assignments": len(assignments)})
+
+
+Handler = Callable[[RoutingBatch, RoutingConfig, Any, datetime], None]
+# The handler of each event type routing consumes (what ``decode`` keeps).
+HANDLERS: Mapping[type, Handler] = {
+    StageChanged: handle_stage_changed,
+    LeadErased: handle_erased,
+    InboundEvent: handle_contacted,
+    SealedInboundEvent: handle_contacted,
+}
