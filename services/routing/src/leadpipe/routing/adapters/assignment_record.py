@@ -1,45 +1,18 @@
-"""An assignment as a batch holds it: a plain object, read with one statement per batch and
-written back with one statement per table (:mod:`leadpipe.routing.adapters.batch`)."""
+"""An assignment's row: read with one statement per batch and written back with one statement
+per table (:mod:`leadpipe.routing.adapters.unit_of_work`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from datetime import datetime
+from dataclasses import fields
 from typing import Any
 
 import orjson
 
 from leadpipe.routing.adapters.orm import AssignmentRow
+from leadpipe.routing.domain.assignment import AssignmentRecord
 from leadpipe.shared.bulk import select_columns, table_of, update_rows
 
 ASSIGNMENTS = table_of(AssignmentRow)
-
-
-@dataclass(slots=True)
-class AssignmentRecord:
-    """The columns of ``routing.assignments``."""
-
-    id: str
-    lead_id: str
-    lead_key: str
-    rep_id: str | None
-    kind: str
-    status: str
-    stage: str
-    role: str
-    pool: str
-    rule: str
-    reason: str
-    trace: dict[str, Any]
-    lead: dict[str, Any]
-    cause_event_id: str
-    previous_assignment_id: str | None
-    sla_due_at: datetime | None
-    sla_state: str | None
-    contacted_at: datetime | None
-    closed_at: datetime | None
-    closed_reason: str | None
-    created_at: datetime
 
 
 COLUMNS = tuple(f.name for f in fields(AssignmentRecord))

@@ -4,7 +4,6 @@ connection: a handful of statements per batch, none per event)."""
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import fields
 from typing import Any, TypeGuard
 
 import orjson
@@ -25,7 +24,7 @@ from leadpipe.routing.domain.calendar import (
     WorkCalendar,
     parse_holiday_calendar,
 )
-from leadpipe.routing.domain.reps import LeadProfile, Rep, Role
+from leadpipe.routing.domain.reps import Rep, Role
 from leadpipe.routing.domain.rules import STRATEGIES, Conditions, Pool, RoutingRule, Strategy
 from leadpipe.routing.domain.strategies import Rotation
 from leadpipe.shared.bulk import Connection, table_of
@@ -156,14 +155,6 @@ def conditions_of(stored: Mapping[str, Any]) -> Conditions:
         company_size_max=size.get("max"),
         hand_raiser=stored.get("hand_raiser"),
     )
-
-
-def lead_as_json(lead: LeadProfile) -> dict[str, Any]:
-    return {f.name: getattr(lead, f.name) for f in fields(lead)}
-
-
-def lead_from_json(stored: Mapping[str, Any]) -> LeadProfile:
-    return LeadProfile(**stored)
 
 
 async def lock_reps(connection: Connection) -> dict[str, Rep]:

@@ -1,4 +1,5 @@
-"""One transaction's routing state: read once under the routing locks, kept current in memory
+"""Routing's unit of work on PostgreSQL (the `RoutingUnitOfWork` of `service/unit_of_work.py`):
+one transaction's routing state, read once under the routing locks, kept current in memory
 while the batch's decisions are made, and written back with one statement per table.
 
 Locks, always in this order, so that any number of routing instances neither deadlock nor
@@ -22,7 +23,6 @@ from leadpipe.routing.adapters.assignment_record import (
     LOCK_FOR_LEADS,
     LOCK_QUEUED,
     UPDATE,
-    AssignmentRecord,
     inserted,
     record_of,
     updated,
@@ -33,6 +33,7 @@ from leadpipe.routing.adapters.orm import (
     RotationCursorRow,
     outbox,
 )
+from leadpipe.routing.domain.assignment import AssignmentRecord
 from leadpipe.routing.domain.reps import Rep
 from leadpipe.routing.domain.rules import Pool, RoutingRule
 from leadpipe.routing.domain.strategies import Rotation
@@ -57,28 +58,23 @@ SAVE_ROTATIONS = insert_rows(
 )
 
 
-async def first_deliveries(session: AsyncSession, event_ids: Iterable[str]) -> set[str]:
-    """Record the events as processed; returns those not processed before. In the caller's
-    transaction, so that a rollback forgets them with everything they caused. Inserted in
-    one (sorted) order, so that two instances given the same events cannot deadlock here."""
-    connection = await Connection.of(session)
-    unique = sorted(set(event_ids))
-    if not unique:
-        return set()
-    rows = await connection.fetch(FIRST_DELIVERIES, unique)
-    return {row["event_id"] for row in rows}
+ANYTHING_DUE = (
+    f"SELECT EXISTS (SELECT 1 FROM {ASSIGNMENTS.fullname}"
+    " WHERE sla_state = 'running' AND sla_due_at <= $1)"
+)
+ANYTHING_QUEUED = f"SELECT EXISTS (SELECT 1 FROM {ASSIGNMENTS.fullname} WHERE status = 'queued')"
 
 
 @dataclass
-class RoutingBatch:
-    """What every decision of the transaction reads, and what they write."""
+class PostgresRoutingUnitOfWork:
+    """The unit of work on the session's asyncpg connection, in the caller's transaction."""
 
     connection: Connection
-    reps: dict[str, Rep]
-    rules: list[RoutingRule]
-    pools: dict[str, Pool]
-    open_leads: dict[str, int]
-    rotations: dict[str, Rotation]
+    reps: dict[str, Rep] = field(default_factory=dict)
+    rules: list[RoutingRule] = field(default_factory=list)
+    pools: dict[str, Pool] = field(default_factory=dict)
+    open_leads: dict[str, int] = field(default_factory=dict)
+    rotations: dict[str, Rotation] = field(default_factory=dict)
     account_owners: dict[str, str] = field(default_factory=dict)
     erased: set[str] = field(default_factory=set)
     _by_lead: dict[str, list[AssignmentRecord]] = field(default_factory=dict)
@@ -91,21 +87,34 @@ class RoutingBatch:
     _forgotten_keys: set[str] = field(default_factory=set)
 
     @classmethod
-    async def under_locks(cls, session: AsyncSession) -> RoutingBatch:
+    async def of(cls, session: AsyncSession) -> PostgresRoutingUnitOfWork:
+        return cls(await Connection.of(session))
+
+    async def fresh(self, event_ids: Iterable[str]) -> set[str]:
+        """Record the events as processed; returns those not processed before. In the
+        caller's transaction, so that a rollback forgets them with everything they caused.
+        Inserted in one (sorted) order, so that two instances given the same events cannot
+        deadlock here."""
+        unique = sorted(set(event_ids))
+        if not unique:
+            return set()
+        rows = await self.connection.fetch(FIRST_DELIVERIES, unique)
+        return {row["event_id"] for row in rows}
+
+    async def lock(self) -> None:
         """Lock the reps and rotations and read what decisions need: reps, rules and pools,
         open leads per rep."""
-        connection = await Connection.of(session)
-        reps = await repository.lock_reps(connection)
-        rotations = await repository.lock_rotations(connection)
-        rules, pools = await repository.read_rules(connection)
-        return cls(
-            connection=connection,
-            reps=reps,
-            rules=rules,
-            pools=pools,
-            open_leads=await repository.count_open_leads(connection),
-            rotations=rotations,
-        )
+        connection = self.connection
+        self.reps = await repository.lock_reps(connection)
+        self.rotations = await repository.lock_rotations(connection)
+        self.rules, self.pools = await repository.read_rules(connection)
+        self.open_leads = await repository.count_open_leads(connection)
+
+    async def anything_due(self, now: datetime) -> bool:
+        return bool(await self.connection.fetchval(ANYTHING_DUE, now))
+
+    async def anything_queued(self) -> bool:
+        return bool(await self.connection.fetchval(ANYTHING_QUEUED))
 
     async def load_leads(
         self,
@@ -192,7 +201,7 @@ class RoutingBatch:
         self.rotations[pool] = rotation
         self._rotated.add(pool)
 
-    def enqueue(self, topic: str, key: str, event: CloudEvent) -> None:
+    def emit(self, topic: str, key: str, event: CloudEvent) -> None:
         self._outbox.append(outbox_row(topic, key, event))
 
     def erase(self, lead_id: str, now: datetime, keys: Collection[str]) -> None:

@@ -3,29 +3,19 @@ latter for sales feedback such as ``lead_contacted``), applied in one transactio
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from leadpipe.routing.adapters.unit_of_work import RoutingBatch, first_deliveries
+from leadpipe.routing.adapters.unit_of_work import PostgresRoutingUnitOfWork
 from leadpipe.routing.service.config import RoutingConfig
-from leadpipe.routing.service.handlers import (
-    CONTACTED,
-    HANDLERS,
-    Contacted,
-    contacted_key,
-)
+from leadpipe.routing.service.handlers import CONTACTED, Contacted, RoutingEvent, apply_batch
 from leadpipe.shared.dead_letters import UndecodableRecord
 from leadpipe.shared.envelope import EnvelopeError, from_record, unwrap
 from leadpipe.shared.events import InboundEvent, LeadErased, SealedInboundEvent, StageChanged
 from leadpipe.shared.records import Record
 from leadpipe.shared.topics import Topics
-
-log = logging.getLogger(__name__)
-
-RoutingEvent = StageChanged | Contacted | LeadErased
 
 
 def utc_now() -> datetime:
@@ -57,9 +47,8 @@ def decode(record: Record, topics: Topics) -> RoutingEvent | None:
 
 
 class RoutingBatchHandler:
-    """Applies a batch in one transaction: records its events as processed, locks and reads
-    the routing state once, decides every event in order in memory, and writes the result with
-    one statement per table. The consume loop commits offsets only after this returns, so a
+    """Applies a batch (:func:`leadpipe.routing.service.handlers.apply_batch`) in one
+    transaction, which it owns, on the PostgreSQL unit of work. The consume loop commits offsets only after this returns, so a
     crash replays the batch and ``processed_events`` skips what was done."""
 
     def __init__(
@@ -83,35 +72,7 @@ class RoutingBatchHandler:
         if not events:
             return
         async with self._sessions() as session, session.begin():
-            first_time = await first_deliveries(session, (event.event_id for event in events))
-            if not first_time:
-                _skipped(events)
+            uow = await PostgresRoutingUnitOfWork.of(session)
+            if not await apply_batch(uow, events, self._config, self._clock):
                 return
-            batch = await RoutingBatch.under_locks(session)
-            changed = [e for e in events if isinstance(e, StageChanged)]
-            await batch.load_leads(
-                lead_ids={e.lead_id for e in changed},
-                contacted_keys={
-                    contacted_key(e)
-                    for e in events
-                    if isinstance(e, InboundEvent | SealedInboundEvent)
-                },
-                erased_ids={e.lead_id for e in events if isinstance(e, LeadErased)},
-                account_domains={
-                    e.lead.account_domain.lower() for e in changed if e.lead.account_domain
-                },
-            )
-            for event in events:
-                if event.event_id not in first_time:
-                    _skipped([event])
-                    continue
-                first_time.discard(event.event_id)  # a second copy in the batch is a duplicate
-                HANDLERS[type(event)](batch, self._config, event, self._clock())
-            await batch.write()
         self._on_commit()
-
-
-def _skipped(events: Sequence[RoutingEvent]) -> None:
-    for event in events:
-        if isinstance(event, StageChanged):
-            log.info("duplicate event skipped", extra={"event_id": event.event_id})

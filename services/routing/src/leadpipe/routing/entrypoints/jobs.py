@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from leadpipe.routing.adapters.unit_of_work import PostgresRoutingUnitOfWork
 from leadpipe.routing.service.config import RoutingConfig
 from leadpipe.routing.service.sweeps import assign_queued, breach_due_slas
 from leadpipe.shared.periodic import run_every
@@ -37,9 +38,11 @@ class RoutingClock:
     async def tick(self) -> tuple[int, int]:
         """(SLA breaches handled, queued leads assigned)."""
         async with self._sessions() as session, session.begin():
-            breached = await breach_due_slas(session, self._config, self._clock())
+            uow = await PostgresRoutingUnitOfWork.of(session)
+            breached = await breach_due_slas(uow, self._config, self._clock())
         async with self._sessions() as session, session.begin():
-            assigned = await assign_queued(session, self._config, self._clock())
+            uow = await PostgresRoutingUnitOfWork.of(session)
+            assigned = await assign_queued(uow, self._config, self._clock())
         if breached or assigned:
             self._on_commit()
         return breached, assigned

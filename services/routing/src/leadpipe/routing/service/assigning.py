@@ -1,7 +1,7 @@
-"""Routing a lead within a batch: decide on the batch's state, record the assignment (starting
+"""Routing a lead within a unit of work: decide on its state, record the assignment (starting
 its SLA clock), move the pool's rotation on and emit the routed event. Nothing here waits on
-the database: the batch was read under the routing locks before, and writes everything once
-after (:mod:`leadpipe.routing.adapters.unit_of_work`).
+the database: the state was read under the routing locks before, and is written once
+after (:mod:`leadpipe.routing.service.unit_of_work`).
 
 Used by the stage-change handler (new leads), the SLA clock (re-assignment after a breach) and
 the fallback queue (queued leads once someone can take them)."""
@@ -13,12 +13,11 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Literal
 
-from leadpipe.routing.adapters import repository
-from leadpipe.routing.adapters.assignment_record import AssignmentRecord
-from leadpipe.routing.adapters.unit_of_work import RoutingBatch
+from leadpipe.routing.domain.assignment import AssignmentRecord, lead_as_json
 from leadpipe.routing.domain.decision import Decision, RoutingSituation, decide
 from leadpipe.routing.domain.reps import LeadProfile, Rep, Role
 from leadpipe.routing.service.config import RoutingConfig
+from leadpipe.routing.service.unit_of_work import RoutingUnitOfWork
 from leadpipe.shared.envelope import wrap
 from leadpipe.shared.events import LeadRouted, RepRef, Stage
 
@@ -33,7 +32,7 @@ def rep_ref(rep: Rep) -> RepRef:
 
 
 def plan(
-    batch: RoutingBatch,
+    uow: RoutingUnitOfWork,
     lead: LeadProfile,
     role: Role,
     now: datetime,
@@ -47,12 +46,12 @@ def plan(
             lead=lead,
             role=role,
             now=now,
-            rules=batch.rules,
-            pools=batch.pools,
-            reps=batch.reps,
-            open_leads=batch.open_leads,
-            rotations=batch.rotations,
-            account_owner=batch.account_owners.get(lead.account_domain or ""),
+            rules=uow.rules,
+            pools=uow.pools,
+            reps=uow.reps,
+            open_leads=uow.open_leads,
+            rotations=uow.rotations,
+            account_owner=uow.account_owners.get(lead.account_domain or ""),
             avoid=avoid,
             avoid_reason=avoid_reason,
         )
@@ -60,7 +59,7 @@ def plan(
 
 
 def record(
-    batch: RoutingBatch,
+    uow: RoutingUnitOfWork,
     config: RoutingConfig,
     decision: Decision,
     *,
@@ -75,7 +74,7 @@ def record(
     """Store the decision as an assignment (starting its SLA clock unless the lead was
     escalated), move the pool's rotation on and emit the routed event. The lead's breaches
     and escalation travel on from ``previous`` in the trace."""
-    rep = batch.reps.get(decision.rep_id) if decision.rep_id else None
+    rep = uow.reps.get(decision.rep_id) if decision.rep_id else None
     trace = dict(decision.trace)
     if previous is not None:
         for key in CARRIED:
@@ -85,7 +84,7 @@ def record(
     if rep is not None and "escalation" not in trace:
         due = config.sla.due_at(lead.temperature, lead.hand_raiser, now, rep.calendar)
     if decision.rotation is not None:
-        batch.rotated(decision.pool, decision.rotation)
+        uow.rotated(decision.pool, decision.rotation)
     assignment = AssignmentRecord(
         id=str(uuid.uuid4()),
         lead_id=lead.lead_id,
@@ -99,7 +98,7 @@ def record(
         rule=decision.rule,
         reason=decision.reason,
         trace=trace,
-        lead=repository.lead_as_json(lead),
+        lead=lead_as_json(lead),
         cause_event_id=cause_event_id,
         previous_assignment_id=previous.id if previous else None,
         sla_due_at=due,
@@ -109,10 +108,10 @@ def record(
         closed_reason=None,
         created_at=now,
     )
-    batch.added(assignment)
-    previous_rep = batch.reps.get(previous.rep_id) if previous and previous.rep_id else None
+    uow.added(assignment)
+    previous_rep = uow.reps.get(previous.rep_id) if previous and previous.rep_id else None
     emit(
-        batch,
+        uow,
         config,
         assignment,
         kind=assignment.kind,  # type: ignore[arg-type]
@@ -124,7 +123,7 @@ def record(
 
 
 def emit(
-    batch: RoutingBatch,
+    uow: RoutingUnitOfWork,
     config: RoutingConfig,
     assignment: AssignmentRecord,
     *,
@@ -134,7 +133,7 @@ def emit(
     now: datetime,
     reason: str | None = None,
 ) -> None:
-    """The routed event, into the batch's outbox rows."""
+    """The routed event, into the unit of work's outbox."""
     candidates = assignment.trace.get("candidates", [])
     routed = LeadRouted(
         event_id=str(uuid.uuid4()),
@@ -159,16 +158,18 @@ def emit(
         },
         previous_rep=rep_ref(previous_rep) if previous_rep is not None else None,
     )
-    batch.enqueue(config.topics.routed, assignment.lead_key, wrap(routed, SOURCE))
+    uow.emit(config.topics.routed, assignment.lead_key, wrap(routed, SOURCE))
 
 
-def release(batch: RoutingBatch, assignment: AssignmentRecord, reason: str, now: datetime) -> None:
+def release(
+    uow: RoutingUnitOfWork, assignment: AssignmentRecord, reason: str, now: datetime
+) -> None:
     """Close an assignment and give its rep the capacity back."""
     if assignment.status == "open" and assignment.rep_id is not None:
-        batch.released(assignment.rep_id)
+        uow.released(assignment.rep_id)
     assignment.status = "closed"
     assignment.closed_at = now
     assignment.closed_reason = reason
     if assignment.sla_state == "running":
         assignment.sla_state = "stopped"
-    batch.changed(assignment)
+    uow.changed(assignment)

@@ -1,18 +1,18 @@
-"""One function per consumed event: decide on the batch's state and record what changes. The
-batch was read before (under the routing locks) and is written after, in the caller's
-transaction; nothing here waits on the database."""
+"""One function per consumed event: decide on the unit of work's state and record what
+changes. The state was read before (under the routing locks) and is written after, by
+:func:`apply_batch`, in the caller's transaction; no handler waits on the database."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from leadpipe.routing.adapters.unit_of_work import RoutingBatch
 from leadpipe.routing.domain.reps import LeadProfile
 from leadpipe.routing.service.assigning import plan, record, release
 from leadpipe.routing.service.config import RoutingConfig
+from leadpipe.routing.service.unit_of_work import RoutingUnitOfWork
 from leadpipe.shared.events import (
     InboundEvent,
     LeadErased,
@@ -44,25 +44,25 @@ def profile_of(event: StageChanged) -> LeadProfile:
 
 
 def handle_stage_changed(
-    batch: RoutingBatch, config: RoutingConfig, event: StageChanged, now: datetime
+    uow: RoutingUnitOfWork, config: RoutingConfig, event: StageChanged, now: datetime
 ) -> None:
     """A lead entering a routed stage is assigned (or queued); a lead leaving it frees its rep.
     A lead already routed for the same role keeps its rep."""
-    if event.lead_id in batch.erased:
+    if event.lead_id in uow.erased:
         return  # read after the erasure that followed it
     role = config.role_for(event.to_stage)
-    current = batch.active(event.lead_id)
+    current = uow.active(event.lead_id)
     if role is not None and any(a.role == role for a in current):
         return
     for assignment in current:
-        release(batch, assignment, f"lead moved to {event.to_stage.value}", now)
+        release(uow, assignment, f"lead moved to {event.to_stage.value}", now)
     if role is None:
         return
     lead = profile_of(event)
     record(
-        batch,
+        uow,
         config,
-        plan(batch, lead, role, now),
+        plan(uow, lead, role, now),
         lead=lead,
         lead_key=event.lead_key,
         role=role,
@@ -78,39 +78,39 @@ def contacted_key(event: Contacted) -> str:
 
 
 def handle_contacted(
-    batch: RoutingBatch, config: RoutingConfig, event: Contacted, now: datetime
+    uow: RoutingUnitOfWork, config: RoutingConfig, event: Contacted, now: datetime
 ) -> None:
     """``lead_contacted`` (first touch) stops the running SLA clock of the lead's open
     assignment. Matched by the lead key, which ingest and scoring share."""
-    for assignment in batch.open_for_key(contacted_key(event)):
+    for assignment in uow.open_for_key(contacted_key(event)):
         if assignment.contacted_at is None:
             assignment.contacted_at = event.occurred_at
         if assignment.sla_state == "running":
             assignment.sla_state = "met"
-        batch.changed(assignment)
+        uow.changed(assignment)
 
 
 def handle_erased(
-    batch: RoutingBatch, config: RoutingConfig, event: LeadErased, now: datetime
+    uow: RoutingUnitOfWork, config: RoutingConfig, event: LeadErased, now: datetime
 ) -> None:
     """The person behind a lead was erased: close its open and queued assignments (freeing
     the reps; a queued one would otherwise be assigned by the fallback queue later), and keep
     of its history only what counts per rep need, without the lead key (an email)."""
-    assignments = batch.every(event.lead_id)
+    assignments = uow.every(event.lead_id)
     keys = {assignment.lead_key for assignment in assignments}
     for assignment in assignments:
         if assignment.status != "closed":
-            release(batch, assignment, ERASED_REASON, now)
+            release(uow, assignment, ERASED_REASON, now)
         assignment.lead_key = f"erased:{event.lead_id}"
         assignment.lead = {
             name: value for name, value in assignment.lead.items() if name in KEPT_ON_ERASURE
         }
-        batch.changed(assignment)
-    batch.erase(event.lead_id, now, keys)
+        uow.changed(assignment)
+    uow.erase(event.lead_id, now, keys)
     log.info("lead erased", extra={"lead_id": event.lead_id, "assignments": len(assignments)})
 
 
-Handler = Callable[[RoutingBatch, RoutingConfig, Any, datetime], None]
+Handler = Callable[[RoutingUnitOfWork, RoutingConfig, Any, datetime], None]
 # The handler of each event type routing consumes (what ``decode`` keeps).
 HANDLERS: Mapping[type, Handler] = {
     StageChanged: handle_stage_changed,
@@ -118,3 +118,44 @@ HANDLERS: Mapping[type, Handler] = {
     InboundEvent: handle_contacted,
     SealedInboundEvent: handle_contacted,
 }
+
+RoutingEvent = StageChanged | Contacted | LeadErased
+
+
+async def apply_batch(
+    uow: RoutingUnitOfWork,
+    events: Sequence[RoutingEvent],
+    config: RoutingConfig,
+    clock: Callable[[], datetime],
+) -> bool:
+    """Record the events as processed, lock and read the routing state once, decide every
+    event in order in memory and write the result; returns whether any event was new. Events
+    processed before, and a second copy within the batch, change nothing. Never commits."""
+    first_time = await uow.fresh(event.event_id for event in events)
+    if not first_time:
+        _skipped(events)
+        return False
+    await uow.lock()
+    changed = [e for e in events if isinstance(e, StageChanged)]
+    await uow.load_leads(
+        lead_ids={e.lead_id for e in changed},
+        contacted_keys={
+            contacted_key(e) for e in events if isinstance(e, InboundEvent | SealedInboundEvent)
+        },
+        erased_ids={e.lead_id for e in events if isinstance(e, LeadErased)},
+        account_domains={e.lead.account_domain.lower() for e in changed if e.lead.account_domain},
+    )
+    for event in events:
+        if event.event_id not in first_time:
+            _skipped([event])
+            continue
+        first_time.discard(event.event_id)  # a second copy in the batch is a duplicate
+        HANDLERS[type(event)](uow, config, event, clock())
+    await uow.write()
+    return True
+
+
+def _skipped(events: Sequence[RoutingEvent]) -> None:
+    for event in events:
+        if isinstance(event, StageChanged):
+            log.info("duplicate event skipped", extra={"event_id": event.event_id})

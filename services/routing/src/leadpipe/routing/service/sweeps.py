@@ -1,7 +1,6 @@
-"""The routing clock: a background task in every routing instance that finds due SLA timers
-and queued leads, and acts on them. Several instances share the work through
-``FOR UPDATE SKIP LOCKED`` on partial indexes (running timers by due time, queued leads by
-age), so nothing scans the assignments table and no timer fires twice. Timers are rows, so
+"""The routing clock's sweeps: due SLA timers and queued leads, each sweep in one unit of work
+(run by :mod:`leadpipe.routing.entrypoints.jobs` in every routing instance). Instances share the
+work: each locks only rows no other one holds, so no timer fires twice. Timers are rows, so
 they survive restarts: one that fell due while routing was down fires on the next tick."""
 
 from __future__ import annotations
@@ -9,52 +8,49 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from leadpipe.routing.adapters import repository
-from leadpipe.routing.adapters.assignment_record import AssignmentRecord
-from leadpipe.routing.adapters.orm import AssignmentRow
-from leadpipe.routing.adapters.unit_of_work import RoutingBatch
+from leadpipe.routing.domain.assignment import AssignmentRecord, lead_from_json
 from leadpipe.routing.domain.decision import escalate
 from leadpipe.routing.domain.reps import LeadProfile, Role
 from leadpipe.routing.domain.sla import Breach, after_breach
 from leadpipe.routing.service.assigning import emit, plan, record, release
 from leadpipe.routing.service.config import RoutingConfig
 from leadpipe.routing.service.handlers import ERASED_REASON
+from leadpipe.routing.service.unit_of_work import RoutingUnitOfWork
 
 
 def _role(assignment: AssignmentRecord) -> Role:
     return "bdr" if assignment.role == "bdr" else "ae"
 
 
-async def _leads_of(batch: RoutingBatch, assignments: list[AssignmentRecord]) -> list[LeadProfile]:
+async def _leads_of(
+    uow: RoutingUnitOfWork, assignments: list[AssignmentRecord]
+) -> list[LeadProfile]:
     """The leads as they were routed, with their accounts' owners and which of them were
-    erased read for the batch."""
-    leads = [repository.lead_from_json(assignment.lead) for assignment in assignments]
-    await batch.load_account_owners({lead.account_domain for lead in leads if lead.account_domain})
-    await batch.load_erased({assignment.lead_id for assignment in assignments})
+    erased read into the unit of work."""
+    leads = [lead_from_json(assignment.lead) for assignment in assignments]
+    await uow.load_account_owners({lead.account_domain for lead in leads if lead.account_domain})
+    await uow.load_erased({assignment.lead_id for assignment in assignments})
     return leads
 
 
 def _settled(
-    batch: RoutingBatch, config: RoutingConfig, assignment: AssignmentRecord, now: datetime
+    uow: RoutingUnitOfWork, config: RoutingConfig, assignment: AssignmentRecord, now: datetime
 ) -> bool:
     """Whether the lead must not be routed any more, settling its assignment without a
     routed event: an erased lead's is closed; one of a stage no longer routed to its role is
     closed while queued, and keeps its rep but stops its SLA clock while open. The consumer
     closes assignments when it reads an erasure or a stage change; this covers rows left
     behind (an erasure read before queued assignments were closed, a changed setting)."""
-    if assignment.lead_id in batch.erased:
-        release(batch, assignment, ERASED_REASON, now)
+    if assignment.lead_id in uow.erased:
+        release(uow, assignment, ERASED_REASON, now)
         return True
     if config.role_for(assignment.stage) == _role(assignment):
         return False
     if assignment.status == "queued":
-        release(batch, assignment, f"{assignment.stage} leads are no longer routed", now)
+        release(uow, assignment, f"{assignment.stage} leads are no longer routed", now)
     elif assignment.sla_state == "running":
         assignment.sla_state = "stopped"
-        batch.changed(assignment)
+        uow.changed(assignment)
     return True
 
 
@@ -65,32 +61,25 @@ def _breaches(assignment: AssignmentRecord) -> list[Breach]:
 
 
 async def breach_due_slas(
-    session: AsyncSession, config: RoutingConfig, now: datetime, *, limit: int = 100
+    uow: RoutingUnitOfWork, config: RoutingConfig, now: datetime, *, limit: int = 100
 ) -> int:
     """Every running SLA timer due by ``now``: report the breach and re-assign the lead to the
     next eligible rep (not the one who breached; queued when nobody can take it) — or, once
     the pool's re-assignments are used up, escalate it."""
-    anything_due = (
-        await session.execute(
-            select(AssignmentRow.id)
-            .where(AssignmentRow.sla_state == "running", AssignmentRow.sla_due_at <= now)
-            .limit(1)
-        )
-    ).first()
-    if anything_due is None:
+    if not await uow.anything_due(now):
         return 0
-    batch = await RoutingBatch.under_locks(session)
-    due = await batch.lock_due_slas(now, limit)
+    await uow.lock()
+    due = await uow.lock_due_slas(now, limit)
     breached = 0
-    for assignment, lead in zip(due, await _leads_of(batch, due), strict=True):
-        if _settled(batch, config, assignment, now):
+    for assignment, lead in zip(due, await _leads_of(uow, due), strict=True):
+        if _settled(uow, config, assignment, now):
             continue
         breached += 1
-        breaching = batch.reps.get(assignment.rep_id or "")
+        breaching = uow.reps.get(assignment.rep_id or "")
         assignment.sla_state = "breached"
-        release(batch, assignment, "SLA breached", now)
+        release(uow, assignment, "SLA breached", now)
         emit(
-            batch,
+            uow,
             config,
             assignment,
             kind="sla_breached",
@@ -108,7 +97,7 @@ async def breach_due_slas(
                 assignment.sla_due_at,
             ),
         ]
-        pool = batch.pools.get(assignment.pool)
+        pool = uow.pools.get(assignment.pool)
         allowed = config.max_reassignments
         if pool is not None and pool.max_reassignments is not None:
             allowed = pool.max_reassignments
@@ -120,11 +109,11 @@ async def breach_due_slas(
                 pool_name=assignment.pool,
                 rule=assignment.rule,
                 target_id=pool.escalate_to if pool is not None else None,
-                reps=batch.reps,
+                reps=uow.reps,
             )
         else:
             planned = plan(
-                batch,
+                uow,
                 lead,
                 _role(assignment),
                 now,
@@ -140,7 +129,7 @@ async def breach_due_slas(
                 },
             )
         record(
-            batch,
+            uow,
             config,
             decision,
             lead=lead,
@@ -151,31 +140,26 @@ async def breach_due_slas(
             kind="escalated" if step.escalate else "reassigned",
             previous=assignment,
         )
-    await batch.write()
+    await uow.write()
     return breached
 
 
 async def assign_queued(
-    session: AsyncSession, config: RoutingConfig, now: datetime, *, limit: int = 50
+    uow: RoutingUnitOfWork, config: RoutingConfig, now: datetime, *, limit: int = 50
 ) -> int:
     """Queued leads, oldest first, go to whoever can take them now; the others stay queued."""
-    anything_queued = (
-        await session.execute(
-            select(AssignmentRow.id).where(AssignmentRow.status == "queued").limit(1)
-        )
-    ).first()
-    if anything_queued is None:
+    if not await uow.anything_queued():
         return 0
-    batch = await RoutingBatch.under_locks(session)
-    queued = await batch.lock_queued(limit)
+    await uow.lock()
+    queued = await uow.lock_queued(limit)
     assigned = 0
-    for waiting, lead in zip(queued, await _leads_of(batch, queued), strict=True):
-        if _settled(batch, config, waiting, now):
+    for waiting, lead in zip(queued, await _leads_of(uow, queued), strict=True):
+        if _settled(uow, config, waiting, now):
             continue
         # Reps who let the lead's SLA pass are not offered it again from the queue.
         breached = {breach.rep_id for breach in _breaches(waiting)}
         decision = plan(
-            batch,
+            uow,
             lead,
             _role(waiting),
             now,
@@ -184,9 +168,9 @@ async def assign_queued(
         )
         if decision.kind != "assigned":
             continue
-        release(batch, waiting, "assigned from the fallback queue", now)
+        release(uow, waiting, "assigned from the fallback queue", now)
         record(
-            batch,
+            uow,
             config,
             decision,
             lead=lead,
@@ -198,5 +182,5 @@ async def assign_queued(
             previous=waiting,
         )
         assigned += 1
-    await batch.write()
+    await uow.write()
     return assigned
