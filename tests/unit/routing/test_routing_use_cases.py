@@ -43,6 +43,12 @@ def became_sql(email: str) -> StageChanged:
     )
 
 
+def left_sql(event: StageChanged) -> StageChanged:
+    return event.model_copy(
+        update={"event_id": str(uuid.uuid4()), "from_stage": Stage.SQL, "to_stage": Stage.CUSTOMER}
+    )
+
+
 def contacted(email: str, at: datetime) -> InboundEvent:
     return InboundEvent(
         event_id=str(uuid.uuid4()),
@@ -111,10 +117,19 @@ async def test_a_duplicate_event_changes_nothing() -> None:
     uow = with_reps(ANNA, JONAS)
     event = became_sql("max@acme.example")
     assert await apply(uow, event)
-    assert not await apply(uow, event)
-    assert await apply(uow, became_sql("erika@muster.example"), event, event) is True
-    assert len(uow.assignments) == 2
-    assert len(uow.outbox) == 2
+    await apply(uow, left_sql(event))  # its rep is free again
+    assert not await apply(uow, event)  # redelivered late: not routed again
+    # And a second copy within one batch, after the lead left sql again.
+    lena = became_sql("lena@muster.example")
+    await apply(uow, lena, left_sql(lena), lena, event)
+    assert [(a.lead_id, a.status) for a in uow.assignments] == [
+        ("lead-max@acme.example", "closed"),
+        ("lead-lena@muster.example", "closed"),
+    ]
+    assert [e.lead_id for e in routed(uow)] == [
+        "lead-max@acme.example",
+        "lead-lena@muster.example",
+    ]
 
 
 async def test_lead_contacted_stops_the_sla_clock() -> None:
