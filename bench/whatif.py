@@ -14,9 +14,9 @@ from bench.report import Figure
 from bench.stack import BenchStack
 from bench.stats import median
 from leadpipe.scoring.adapters.orm import InboundEventRow
-from leadpipe.scoring.adapters.whatif import what_if
 from leadpipe.scoring.domain.whatif import replay
 from leadpipe.scoring.rules.loader import default_rules
+from leadpipe.scoring.service.whatif import what_if
 from leadpipe.shared.db import make_engine, make_sessionmaker
 from leadpipe.shared.events import InboundEvent
 

@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from leadpipe.routing.adapters.orm import AssignmentRow
 from leadpipe.routing.assigning import RoutingConfig
 from leadpipe.routing.consumer import RoutingBatchHandler
-from leadpipe.scoring.adapters.erasure import erase_person, prune_event_history
 from leadpipe.scoring.adapters.orm import ErasureReceiptRow, InboundEventRow, LeadRow, outbox
 from leadpipe.scoring.adapters.rules_store import RulesCache
-from leadpipe.scoring.handlers import InboundBatchHandler
+from leadpipe.scoring.entrypoints.consumer import InboundBatchHandler
+from leadpipe.scoring.service.erasure import erase_person, prune_event_history
 from leadpipe.shared.envelope import wrap
 from leadpipe.shared.events import Identity, InboundEvent
 from leadpipe.shared.privacy import record_key

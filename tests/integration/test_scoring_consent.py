@@ -16,11 +16,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadpipe.cli.leads import print_lead
-from leadpipe.scoring.adapters.erasure import erase_person
 from leadpipe.scoring.adapters.orm import InboundEventRow, LeadRow
 from leadpipe.scoring.adapters.rules_store import RulesCache
-from leadpipe.scoring.api.leads import leads_router
-from leadpipe.scoring.handlers import InboundBatchHandler
+from leadpipe.scoring.entrypoints.api.leads import leads_router
+from leadpipe.scoring.entrypoints.consumer import InboundBatchHandler
+from leadpipe.scoring.service.erasure import erase_person
 from leadpipe.shared.events import Consent, InboundEvent
 from leadpipe.shared.settings import Settings
 from tests.integration.test_exactly_once import delivered

@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadpipe.scoring.adapters.orm import LeadRow, StageChangeRow
 from leadpipe.scoring.adapters.orm import outbox as scoring_outbox
-from leadpipe.scoring.adapters.recycler import recycle_due
 from leadpipe.scoring.adapters.rules_store import RulesCache
-from leadpipe.scoring.handlers import InboundBatchHandler
+from leadpipe.scoring.entrypoints.consumer import InboundBatchHandler
 from leadpipe.scoring.rules.loader import default_rules
+from leadpipe.scoring.service.recycling import recycle_due
 from leadpipe.shared.privacy import record_key
 from leadpipe.shared.settings import Settings
 from tests.integration.test_exactly_once import delivered

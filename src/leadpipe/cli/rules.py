@@ -14,10 +14,10 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from leadpipe.cli.config import load_environment
 from leadpipe.scoring.adapters.rules_store import VersionConflict, activate
-from leadpipe.scoring.adapters.whatif import what_if
-from leadpipe.scoring.api.schemas import WhatIfReport
 from leadpipe.scoring.domain.rules import Rules
 from leadpipe.scoring.rules.loader import RulesError, load_rules_file
+from leadpipe.scoring.service.views import WhatIfReport
+from leadpipe.scoring.service.whatif import what_if
 from leadpipe.shared.db import make_engine, make_sessionmaker
 
 app = typer.Typer(

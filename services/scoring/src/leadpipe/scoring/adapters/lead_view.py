@@ -11,7 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadpipe.scoring.adapters.lead_state import state_of
 from leadpipe.scoring.adapters.orm import LeadRow, ScoreChangeRow, StageChangeRow
-from leadpipe.scoring.api.schemas import (
+from leadpipe.scoring.domain.consent import tracking_stopped
+from leadpipe.scoring.domain.engagement import engagement_at, engagement_recorded
+from leadpipe.scoring.domain.qualification import open_questions, temperature_of
+from leadpipe.scoring.domain.rules import Rules
+from leadpipe.scoring.service.views import (
     ConsentOut,
     LeadPage,
     LeadSummary,
@@ -20,10 +24,6 @@ from leadpipe.scoring.api.schemas import (
     ScoreReason,
     StageMove,
 )
-from leadpipe.scoring.domain.consent import tracking_stopped
-from leadpipe.scoring.domain.engagement import engagement_at, engagement_recorded
-from leadpipe.scoring.domain.qualification import open_questions, temperature_of
-from leadpipe.scoring.domain.rules import Rules
 from leadpipe.shared.api_input import bounded_instant, text_problem
 
 

@@ -8,11 +8,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from leadpipe.scoring.adapters.rules_store import RulesCache, VersionConflict, activate
-from leadpipe.scoring.adapters.whatif import what_if
-from leadpipe.scoring.api.leads import sessions_of
-from leadpipe.scoring.api.schemas import RulesText, RulesVersionOut, WhatIfReport
 from leadpipe.scoring.domain.rules import Rules
+from leadpipe.scoring.entrypoints.api.leads import sessions_of
+from leadpipe.scoring.entrypoints.api.schemas import RulesText, RulesVersionOut
 from leadpipe.scoring.rules.loader import RulesError, parse_rules
+from leadpipe.scoring.service.views import WhatIfReport
+from leadpipe.scoring.service.whatif import what_if
 from leadpipe.shared.problems import problem_response
 
 

@@ -9,9 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadpipe.scoring.adapters.lead_record import LEADS
 from leadpipe.scoring.adapters.orm import InboundEventRow
-from leadpipe.scoring.api.schemas import StageShift, WhatIfReport
 from leadpipe.scoring.domain.rules import Rules
 from leadpipe.scoring.domain.whatif import replay
+from leadpipe.scoring.service.views import StageShift, WhatIfReport
 from leadpipe.shared.bulk import Connection, table_of
 from leadpipe.shared.events import InboundEvent
 

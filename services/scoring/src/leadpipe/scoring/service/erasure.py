@@ -7,16 +7,15 @@ still in Kafka, or sent later under any of them, from bringing the person back."
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadpipe.scoring.adapters.orm import (
     AccountRow,
@@ -91,7 +90,7 @@ async def erase_person(
     hashes, lead_keys = await _identifiers(session, leads)
     hashes.add(digest)
     lead_keys |= {email.strip(), normalised}
-    # Ingest's keys for these subjects are shredded by the caller (see api/erasures.py).
+    # Ingest's keys for these subjects are shredded by the caller (see entrypoints/api/erasures.py).
     subjects = sorted({record_key(key) for key in lead_keys})
     removed = await _remove_history(session, leads)
     for lead in leads:
@@ -243,18 +242,3 @@ async def prune_event_history(session: AsyncSession, older_than: datetime) -> in
         delete(InboundEventRow).where(InboundEventRow.occurred_at < older_than)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-async def prune_forever(
-    sessions: async_sessionmaker[AsyncSession], retention: timedelta, interval_s: float = 3600.0
-) -> None:
-    """Apply the retention setting once an hour, for as long as the service runs."""
-    while True:
-        try:
-            async with sessions() as session, session.begin():
-                pruned = await prune_event_history(session, datetime.now(UTC) - retention)
-            if pruned:
-                log.info("old event history pruned", extra={"events": pruned})
-        except Exception:
-            log.exception("pruning event history failed; next try in an hour")
-        await asyncio.sleep(interval_s)

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, EmailStr
 
-from leadpipe.scoring.adapters.erasure import erase_person
 from leadpipe.scoring.adapters.subject_keys import KeyServiceUnavailable, SubjectKeyClient
+from leadpipe.scoring.service.erasure import erase_person
 from leadpipe.shared.outbox import OutboxRelay
 from leadpipe.shared.runtime import ConsumerRuntime
 from leadpipe.shared.topics import Topics
