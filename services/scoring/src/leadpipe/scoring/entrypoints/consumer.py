@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadpipe.scoring.adapters.rules_store import RulesCache
 from leadpipe.scoring.adapters.subject_keys import SubjectKeyClient
+from leadpipe.scoring.adapters.unit_of_work import PostgresScoringUnitOfWork
 from leadpipe.scoring.service.handlers import Decoded, apply_batch
 from leadpipe.shared.dead_letters import UndecodableRecord
 from leadpipe.shared.envelope import CloudEvent, EnvelopeError, from_record, unwrap
@@ -132,7 +133,7 @@ class InboundBatchHandler:
 
     async def __call__(self, records: Sequence[Record]) -> None:
         # A batch's events, leads and rows stay alive until it commits: collections during it
-        # would walk them again and again, only to promote them (measured, a visible share of
+        # would walk them again and again, only to promote them (measured: a visible share of
         # the CPU).
         with collector_paused():
             applied = await self._apply(records)
@@ -149,5 +150,8 @@ class InboundBatchHandler:
             return False
         async with self._sessions() as session, session.begin():
             rules = await self._rules.active(session)
-            await apply_batch(session, events, rules, self._topics, datetime.now(UTC))
+            uow = await PostgresScoringUnitOfWork.open(
+                session, self._topics, datetime.now(UTC), rules
+            )
+            await apply_batch(uow, events, rules)
         return True

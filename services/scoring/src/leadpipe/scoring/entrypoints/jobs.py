@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadpipe.scoring.adapters.rules_store import RulesCache
+from leadpipe.scoring.adapters.unit_of_work import PostgresScoringUnitOfWork
 from leadpipe.scoring.service.erasure import prune_event_history
 from leadpipe.scoring.service.recycling import recycle_due
 from leadpipe.shared.periodic import run_every
@@ -44,9 +45,9 @@ class Recycler:
     async def sweep(self) -> int:
         async with self._sessions() as session, session.begin():
             rules = await self._rules.active(session)
-            swept = await recycle_due(
-                session, rules, self._topics, datetime.now(UTC), limit=self._limit
-            )
+            now = datetime.now(UTC)
+            uow = await PostgresScoringUnitOfWork.open(session, self._topics, now, rules)
+            swept = await recycle_due(uow, rules, now, limit=self._limit)
         if swept:
             self._on_commit()
         return swept
@@ -60,13 +61,18 @@ class Recycler:
 
 
 async def prune_forever(
-    sessions: async_sessionmaker[AsyncSession], retention: timedelta, interval_s: float = 3600.0
+    sessions: async_sessionmaker[AsyncSession],
+    topics: Topics,
+    retention: timedelta,
+    interval_s: float = 3600.0,
 ) -> None:
     """Apply the retention setting once an hour, for as long as the service runs."""
 
     async def prune() -> None:
+        now = datetime.now(UTC)
         async with sessions() as session, session.begin():
-            pruned = await prune_event_history(session, datetime.now(UTC) - retention)
+            uow = await PostgresScoringUnitOfWork.open(session, topics, now)
+            pruned = await prune_event_history(uow, now - retention)
         if pruned:
             log.info("old event history pruned", extra={"events": pruned})
 
@@ -81,6 +87,6 @@ def scoring_jobs(rules: RulesCache, topics: Topics, retention: timedelta) -> lis
         return Recycler(runtime.sessions, rules, topics, runtime.relay.wake).run()
 
     def event_retention(runtime: ConsumerRuntime) -> Coroutine[Any, Any, None]:
-        return prune_forever(runtime.sessions, retention)
+        return prune_forever(runtime.sessions, topics, retention)
 
     return [BackgroundJob("recycler", recycling), BackgroundJob("retention", event_retention)]

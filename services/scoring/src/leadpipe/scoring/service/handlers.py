@@ -1,35 +1,29 @@
-"""Applies a batch of inbound events: load the batch's leads, decide, save, emit — all inside
-the caller's one transaction, with a handful of statements per batch rather than per event."""
+"""Applies a batch of inbound events: load the batch's leads, decide, save, emit — all through
+the caller's unit of work (one transaction, which the caller commits), with a handful of
+statements per batch rather than per event. Each event goes to its handler by name
+(:data:`HANDLERS`)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from leadpipe.scoring.adapters.ids import new_id
-from leadpipe.scoring.adapters.lead_record import LeadRecord, lock_by_id, lock_leads
-from leadpipe.scoring.adapters.orm import ProcessedEventRow
-from leadpipe.scoring.adapters.unit_of_work import BatchWrites
 from leadpipe.scoring.domain.accounts import account_domain, company_traits
 from leadpipe.scoring.domain.identity import merge
 from leadpipe.scoring.domain.lead import apply_event
+from leadpipe.scoring.domain.lead_record import LeadRecord
 from leadpipe.scoring.domain.rules import Rules
-from leadpipe.scoring.service.erasure import suppressed
-from leadpipe.shared.bookkeeping import mark_processed
-from leadpipe.shared.bulk import Connection, table_of
+from leadpipe.scoring.service.erasure import identifier_hashes
+from leadpipe.scoring.service.ids import new_id
+from leadpipe.scoring.service.unit_of_work import ScoringUnitOfWork
 from leadpipe.shared.events import InboundEvent
-from leadpipe.shared.topics import Topics
 
 log = logging.getLogger(__name__)
 # Rows are handed to PostgreSQL in runs of this many events or more (each run costs a few
 # statements), and the event loop gets a turn this often so that a run under way moves on.
 HAND_OVER_AT_LEAST = 100
 YIELD_EVERY = 2
-MARK_PROCESSED = mark_processed(table_of(ProcessedEventRow))
 
 
 class Decoded(NamedTuple):
@@ -51,12 +45,12 @@ def _previous_id(event: InboundEvent) -> str | None:
     return None
 
 
-async def _fresh(connection: Connection, decoded: Sequence[Decoded]) -> list[Decoded]:
+async def _fresh(uow: ScoringUnitOfWork, decoded: Sequence[Decoded]) -> list[Decoded]:
     """The events not processed before, in order, each once; marks them processed."""
     unique: dict[str, Decoded] = {}
     for item in decoded:
         unique.setdefault(item.event.event_id, item)
-    fresh = {row[0] for row in await connection.fetch(MARK_PROCESSED, list(unique))}
+    fresh = await uow.fresh(list(unique))
     skipped = len(unique) - len(fresh)
     if skipped:
         log.info("duplicate events skipped", extra={"count": skipped})
@@ -101,14 +95,26 @@ class _Leads:
         return row if row is not None and row.email is None and row.merged_into is None else None
 
 
-async def _load(connection: Connection, events: Sequence[InboundEvent]) -> _Leads:
+async def suppressed(uow: ScoringUnitOfWork, events: Sequence[InboundEvent]) -> set[str]:
+    """The ids of ``events`` whose person was erased: they must not bring the person back."""
+    by_hash: dict[str, list[str]] = {}
+    for event in events:
+        for digest in identifier_hashes(event):
+            by_hash.setdefault(digest, []).append(event.event_id)
+    if not by_hash:
+        return set()
+    found = await uow.suppressed(list(by_hash))
+    return {event_id for digest in found for event_id in by_hash[digest]}
+
+
+async def _load(uow: ScoringUnitOfWork, events: Sequence[InboundEvent]) -> _Leads:
     keys = {event.lead_key for event in events}
     emails = {event.identity.email for event in events if event.identity.email}
     anonymous = {a for event in events if (a := _previous_id(event)) is not None}
-    leads = _Leads(await lock_leads(connection, keys | anonymous, emails, anonymous))
+    leads = _Leads(await uow.lock_leads(keys | anonymous, emails, anonymous))
     targets = {r.merged_into for r in leads.by_id.values() if r.merged_into} - set(leads.by_id)
     if targets:
-        for row in await lock_by_id(connection, targets):
+        for row in await uow.lock_by_id(targets):
             leads.add(row)
     return leads
 
@@ -167,7 +173,7 @@ class _Batch(NamedTuple):
     """What the handlers of one batch share."""
 
     leads: _Leads
-    writes: BatchWrites
+    writes: ScoringUnitOfWork
     rules: Rules
 
 
@@ -224,32 +230,25 @@ HANDLERS: Mapping[str, Handler] = {
 }
 
 
-async def apply_batch(
-    session: AsyncSession,
-    decoded: Sequence[Decoded],
-    rules: Rules,
-    topics: Topics,
-    now: datetime,
-) -> None:
-    """Apply ``decoded`` events in the caller's transaction. Idempotent per event."""
-    connection = await Connection.of(session)
-    fresh = await _fresh(connection, decoded)
-    erased = await suppressed(connection, [item.event for item in fresh])
+async def apply_batch(uow: ScoringUnitOfWork, decoded: Sequence[Decoded], rules: Rules) -> None:
+    """Apply ``decoded`` events through ``uow``, in the caller's transaction. Idempotent per
+    event; never commits."""
+    fresh = await _fresh(uow, decoded)
+    erased = await suppressed(uow, [item.event for item in fresh])
     if erased:
         log.info("events of erased people dropped", extra={"count": len(erased)})
         fresh = [item for item in fresh if item.event.event_id not in erased]
     if not fresh:
         return
-    leads = await _load(connection, [item.event for item in fresh])
-    writes = BatchWrites(rules, topics, now)
-    batch = _Batch(leads, writes, rules)
+    leads = await _load(uow, [item.event for item in fresh])
+    batch = _Batch(leads, uow, rules)
     handler_of = HANDLERS.get
     try:
         for count, (event, stored) in enumerate(fresh, 1):
             handler_of(event.name, on_activity)(batch, event, stored)
             if count % YIELD_EVERY == 0:
-                await writes.hand_over(connection, at_least=HAND_OVER_AT_LEAST)
+                await uow.hand_over(at_least=HAND_OVER_AT_LEAST)
     except BaseException:
-        await writes.abandon()
+        await uow.abandon()
         raise
-    await writes.write(session)
+    await uow.write()
