@@ -134,7 +134,7 @@ def _new_lead(event: InboundEvent, rules: Rules) -> LeadRecord:
 
 
 def _resolve(
-    batch: _Batch, event: InboundEvent, visitor: LeadRecord | None
+    batch: Batch, event: InboundEvent, visitor: LeadRecord | None
 ) -> tuple[LeadRecord, bool]:
     """The lead an event belongs to, merging the anonymous ``visitor`` into it when the event
     ties the two together by email. Returns the lead and whether it is new (no stage yet)."""
@@ -169,7 +169,7 @@ def _resolve(
     return lead, lead.id in leads.new
 
 
-class _Batch(NamedTuple):
+class Batch(NamedTuple):
     """What the handlers of one batch share."""
 
     leads: _Leads
@@ -177,7 +177,7 @@ class _Batch(NamedTuple):
     rules: Rules
 
 
-def _score(batch: _Batch, event: InboundEvent, stored: str, lead: LeadRecord, new: bool) -> bool:
+def _score(batch: Batch, event: InboundEvent, stored: str, lead: LeadRecord, new: bool) -> bool:
     """Fold ``event`` into ``lead``; whether it counted beyond the consent it carried."""
     writes = batch.writes
     before = writes.state(lead, new=new)
@@ -199,19 +199,19 @@ def _score(batch: _Batch, event: InboundEvent, stored: str, lead: LeadRecord, ne
     return True
 
 
-def on_activity(batch: _Batch, event: InboundEvent, stored: str) -> None:
+def on_activity(batch: Batch, event: InboundEvent, stored: str) -> None:
     """Tracking calls, form-less signals and sales feedback: scored for the lead they name."""
     _score(batch, event, stored, *_resolve(batch, event, None))
 
 
-def on_identified(batch: _Batch, event: InboundEvent, stored: str) -> None:
+def on_identified(batch: Batch, event: InboundEvent, stored: str) -> None:
     """identify, alias and form posts: they can tie an anonymous visitor to a known person,
     who takes over the visitor's history before the event is scored."""
     visitor = batch.leads.anonymous(_previous_id(event))
     _score(batch, event, stored, *_resolve(batch, event, visitor))
 
 
-def on_group(batch: _Batch, event: InboundEvent, stored: str) -> None:
+def on_group(batch: Batch, event: InboundEvent, stored: str) -> None:
     """A group call also updates the account the lead belongs to with its company traits."""
     lead, new = _resolve(batch, event, None)
     if _score(batch, event, stored, lead, new) and lead.account_domain:
@@ -220,7 +220,7 @@ def on_group(batch: _Batch, event: InboundEvent, stored: str) -> None:
         )
 
 
-Handler = Callable[[_Batch, InboundEvent, str], None]
+Handler = Callable[[Batch, InboundEvent, str], None]
 # Inbound events by name; every name not listed is activity (on_activity).
 HANDLERS: Mapping[str, Handler] = {
     "identify": on_identified,
@@ -241,7 +241,7 @@ async def apply_batch(uow: ScoringUnitOfWork, decoded: Sequence[Decoded], rules:
     if not fresh:
         return
     leads = await _load(uow, [item.event for item in fresh])
-    batch = _Batch(leads, uow, rules)
+    batch = Batch(leads, uow, rules)
     handler_of = HANDLERS.get
     try:
         for count, (event, stored) in enumerate(fresh, 1):
