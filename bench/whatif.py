@@ -13,10 +13,11 @@ from bench.plan import Plan
 from bench.report import Figure
 from bench.stack import BenchStack
 from bench.stats import median
+from leadpipe.scoring.adapters.lead_histories import LeadHistories
 from leadpipe.scoring.adapters.orm import InboundEventRow
-from leadpipe.scoring.adapters.whatif import what_if
 from leadpipe.scoring.domain.whatif import replay
 from leadpipe.scoring.rules.loader import default_rules
+from leadpipe.scoring.service.whatif import what_if
 from leadpipe.shared.db import make_engine, make_sessionmaker
 from leadpipe.shared.events import InboundEvent
 
@@ -45,7 +46,7 @@ async def whatif(stack: BenchStack, plan: Plan) -> list[Figure]:
         for _ in range(plan.repeats):
             async with sessions() as session, session.begin():
                 started = time.perf_counter()
-                await what_if(session, rules)
+                await what_if(await LeadHistories.of(session), rules)
                 samples["leadpipe"].append(events / (time.perf_counter() - started))
             started = time.perf_counter()
             for lead_events in history.values():

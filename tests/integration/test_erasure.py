@@ -15,10 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from leadpipe.routing.adapters.orm import AssignmentRow
 from leadpipe.routing.entrypoints.consumer import RoutingBatchHandler
 from leadpipe.routing.service.config import RoutingConfig
-from leadpipe.scoring.adapters.erasure import erase_person, prune_event_history
 from leadpipe.scoring.adapters.orm import ErasureReceiptRow, InboundEventRow, LeadRow, outbox
 from leadpipe.scoring.adapters.rules_store import RulesCache
-from leadpipe.scoring.handlers import InboundBatchHandler
+from leadpipe.scoring.adapters.unit_of_work import PostgresScoringUnitOfWork
+from leadpipe.scoring.entrypoints.consumer import InboundBatchHandler
+from leadpipe.scoring.service.erasure import erase_person, prune_event_history
 from leadpipe.shared.envelope import wrap
 from leadpipe.shared.events import Identity, InboundEvent
 from leadpipe.shared.privacy import record_key
@@ -120,7 +121,9 @@ async def test_erasure_removes_the_person_from_both_services_and_keeps_them_out(
     assert await _places_holding(sessions, last_name), "the test lead was not stored at all"
 
     async with sessions() as session, session.begin():
-        receipt = await erase_person(session, email, settings.topics, datetime.now(UTC))
+        now = datetime.now(UTC)
+        uow = await PostgresScoringUnitOfWork.open(session, settings.topics, now)
+        receipt = await erase_person(uow, email, settings.topics, now)
     # Routing reads the lead.erased event that scoring emitted, keyed by the lead id.
     await routing(await _outbox_records(sessions, receipt.lead_ids[0]))
 
@@ -157,12 +160,18 @@ async def test_retention_prunes_old_event_history_only(
     scoring = InboundBatchHandler(sessions, settings.topics, lambda: None, RulesCache())
     await scoring([DeliveredRecord(wrap(event, "/t").data, wrap(event, "/t").headers())])
     async with sessions() as session, session.begin():
-        kept = await prune_event_history(session, event.occurred_at - timedelta(days=1))
+        kept = await prune_event_history(
+            await PostgresScoringUnitOfWork.open(session, settings.topics, datetime.now(UTC)),
+            event.occurred_at - timedelta(days=1),
+        )
         stored = await session.scalar(
             select(func.count()).where(InboundEventRow.event_id == event.event_id)
         )
         assert stored == 1
-        pruned = await prune_event_history(session, event.occurred_at + timedelta(seconds=1))
+        pruned = await prune_event_history(
+            await PostgresScoringUnitOfWork.open(session, settings.topics, datetime.now(UTC)),
+            event.occurred_at + timedelta(seconds=1),
+        )
         stored = await session.scalar(
             select(func.count()).where(InboundEventRow.event_id == event.event_id)
         )
@@ -230,7 +239,9 @@ async def test_later_events_under_any_id_of_the_person_stay_out_and_accounts_kee
     colleague = f"kim.{run}@konzern.example"
     await scoring([delivered(demo_request(colleague, f"Kollegin{run}"))])
     async with sessions() as session, session.begin():
-        receipt = await erase_person(session, email, settings.topics, datetime.now(UTC))
+        now = datetime.now(UTC)
+        uow = await PostgresScoringUnitOfWork.open(session, settings.topics, now)
+        receipt = await erase_person(uow, email, settings.topics, now)
     assert receipt.removed["identifiers_suppressed"] >= 4
 
     # Calls under the user id alone, or the anonymous id alone, do not bring them back.

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from leadpipe.scoring.adapters.orm import LeadRow, ScoreChangeRow, StageChangeRow
 from leadpipe.scoring.adapters.orm import outbox as scoring_outbox
 from leadpipe.scoring.adapters.rules_store import RulesCache
-from leadpipe.scoring.handlers import InboundBatchHandler
+from leadpipe.scoring.entrypoints.consumer import InboundBatchHandler
 from leadpipe.shared.envelope import from_record, unwrap, wrap
 from leadpipe.shared.events import InboundEvent, Stage, StageChanged
 from leadpipe.shared.kafka import make_producer

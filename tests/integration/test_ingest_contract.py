@@ -36,7 +36,7 @@ from leadpipe.ingest.domain.webhooks import generic_event, hubspot_events
 from leadpipe.ingest.entrypoints.api.body import parse_form, parse_json
 from leadpipe.scoring.adapters.orm import InboundEventRow, LeadRow
 from leadpipe.scoring.adapters.rules_store import RulesCache
-from leadpipe.scoring.handlers import InboundBatchHandler
+from leadpipe.scoring.entrypoints.consumer import InboundBatchHandler
 from leadpipe.shared.db import make_engine, make_sessionmaker
 from leadpipe.shared.events import InboundEvent
 from leadpipe.shared.settings import Settings

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from leadpipe.cli.dlq import read_all, replay
 from leadpipe.scoring.adapters.orm import LeadRow
 from leadpipe.scoring.adapters.rules_store import RulesCache
-from leadpipe.scoring.handlers import InboundBatchHandler, decode
+from leadpipe.scoring.entrypoints.consumer import InboundBatchHandler, decode
 from leadpipe.shared.consume import BatchHandler, ConsumerHealth, consume_forever
 from leadpipe.shared.dead_letters import DeadLetterQueue
 from leadpipe.shared.envelope import wrap

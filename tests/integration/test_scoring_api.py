@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadpipe.cli.leads import print_lead
 from leadpipe.scoring.adapters.rules_store import RulesCache
-from leadpipe.scoring.api.leads import leads_router
-from leadpipe.scoring.api.rules import rules_router
-from leadpipe.scoring.handlers import InboundBatchHandler
+from leadpipe.scoring.entrypoints.api.leads import leads_router
+from leadpipe.scoring.entrypoints.api.rules import rules_router
+from leadpipe.scoring.entrypoints.consumer import InboundBatchHandler
 from leadpipe.scoring.rules.loader import default_rules_text
 from leadpipe.shared.problems import install_problem_handlers
 from leadpipe.shared.settings import Settings

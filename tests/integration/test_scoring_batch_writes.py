@@ -20,7 +20,8 @@ from leadpipe.scoring.adapters.orm import (
     StageChangeRow,
 )
 from leadpipe.scoring.adapters.rules_store import RulesCache
-from leadpipe.scoring.handlers import HAND_OVER_AT_LEAST, InboundBatchHandler
+from leadpipe.scoring.entrypoints.consumer import InboundBatchHandler
+from leadpipe.scoring.service.handlers import HAND_OVER_AT_LEAST
 from leadpipe.shared.envelope import wrap
 from leadpipe.shared.events import InboundEvent
 from leadpipe.shared.settings import Settings

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from leadpipe.cli.main import app
 from leadpipe.scoring.adapters.rules_store import RulesCache
-from leadpipe.scoring.handlers import InboundBatchHandler
+from leadpipe.scoring.entrypoints.consumer import InboundBatchHandler
 from leadpipe.scoring.rules.loader import default_rules_text
 from leadpipe.shared.settings import Settings
 from tests.integration.test_exactly_once import delivered

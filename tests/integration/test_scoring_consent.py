@@ -16,11 +16,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadpipe.cli.leads import print_lead
-from leadpipe.scoring.adapters.erasure import erase_person
 from leadpipe.scoring.adapters.orm import InboundEventRow, LeadRow
 from leadpipe.scoring.adapters.rules_store import RulesCache
-from leadpipe.scoring.api.leads import leads_router
-from leadpipe.scoring.handlers import InboundBatchHandler
+from leadpipe.scoring.adapters.unit_of_work import PostgresScoringUnitOfWork
+from leadpipe.scoring.entrypoints.api.leads import leads_router
+from leadpipe.scoring.entrypoints.consumer import InboundBatchHandler
+from leadpipe.scoring.service.erasure import erase_person
 from leadpipe.shared.events import Consent, InboundEvent
 from leadpipe.shared.settings import Settings
 from tests.integration.test_exactly_once import delivered
@@ -146,7 +147,9 @@ async def test_erasure_removes_the_consent_records(
         lead = (await session.execute(select(LeadRow).where(LeadRow.email == email))).scalar_one()
     assert len(lead.consents) == 1
     async with sessions() as session, session.begin():
-        await erase_person(session, email, settings.topics, datetime.now(UTC))
+        now = datetime.now(UTC)
+        uow = await PostgresScoringUnitOfWork.open(session, settings.topics, now)
+        await erase_person(uow, email, settings.topics, now)
     async with sessions() as session:
         erased = await session.get(LeadRow, lead.id)
     assert erased is not None and erased.consents == []

@@ -21,7 +21,7 @@ from leadpipe.scoring.adapters.orm import (
 )
 from leadpipe.scoring.adapters.orm import outbox as scoring_outbox
 from leadpipe.scoring.adapters.rules_store import RulesCache
-from leadpipe.scoring.handlers import InboundBatchHandler
+from leadpipe.scoring.entrypoints.consumer import InboundBatchHandler
 from leadpipe.shared.consume import ConsumerHealth, consume_forever
 from leadpipe.shared.dead_letters import DeadLetterQueue
 from leadpipe.shared.envelope import wrap

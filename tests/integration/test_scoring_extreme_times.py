@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadpipe.scoring.adapters.orm import LeadRow, ProcessedEventRow
 from leadpipe.scoring.adapters.rules_store import RulesCache
-from leadpipe.scoring.handlers import InboundBatchHandler
+from leadpipe.scoring.entrypoints.consumer import InboundBatchHandler
 from leadpipe.shared.settings import Settings
 from tests.integration.test_exactly_once import delivered
 from tests.integration.test_scoring_consumer import Commits, event

@@ -11,10 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadpipe.scoring.adapters.orm import LeadRow, StageChangeRow
 from leadpipe.scoring.adapters.orm import outbox as scoring_outbox
-from leadpipe.scoring.adapters.recycler import recycle_due
 from leadpipe.scoring.adapters.rules_store import RulesCache
-from leadpipe.scoring.handlers import InboundBatchHandler
+from leadpipe.scoring.adapters.unit_of_work import PostgresScoringUnitOfWork
+from leadpipe.scoring.entrypoints.consumer import InboundBatchHandler
 from leadpipe.scoring.rules.loader import default_rules
+from leadpipe.scoring.service.recycling import recycle_due
 from leadpipe.shared.privacy import record_key
 from leadpipe.shared.settings import Settings
 from tests.integration.test_exactly_once import delivered
@@ -46,11 +47,17 @@ async def test_a_decayed_mql_is_recycled_once_and_emits_one_stage_change(
 
     rules = default_rules()
     async with sessions() as session, session.begin():
-        await recycle_due(session, rules, settings.topics, lead.recycle_at - timedelta(hours=1))
+        at = lead.recycle_at - timedelta(hours=1)
+        uow = await PostgresScoringUnitOfWork.open(session, settings.topics, at, rules)
+        await recycle_due(uow, rules, at)
     async with sessions() as session, session.begin():
-        await recycle_due(session, rules, settings.topics, lead.recycle_at + timedelta(minutes=1))
+        at = lead.recycle_at + timedelta(minutes=1)
+        uow = await PostgresScoringUnitOfWork.open(session, settings.topics, at, rules)
+        await recycle_due(uow, rules, at)
     async with sessions() as session, session.begin():
-        await recycle_due(session, rules, settings.topics, lead.recycle_at + timedelta(days=1))
+        at = lead.recycle_at + timedelta(days=1)
+        uow = await PostgresScoringUnitOfWork.open(session, settings.topics, at, rules)
+        await recycle_due(uow, rules, at)
 
     async with sessions() as session:
         after = (await session.execute(select(LeadRow).where(LeadRow.id == lead.id))).scalar_one()

@@ -14,8 +14,8 @@ from pydantic import Field
 from leadpipe.routing.domain.reps import LeadProfile
 from leadpipe.routing.domain.rules import MATCHABLE
 from leadpipe.routing.service.handlers import KEPT_ON_ERASURE, ROUTED, profile_of
-from leadpipe.scoring.adapters.lead_record import LeadRecord
 from leadpipe.scoring.adapters.stage_events import SnapshotOf, snapshot_of
+from leadpipe.scoring.domain.lead_record import LeadRecord
 from leadpipe.shared.events import LeadSnapshot, Stage, StageChanged
 from leadpipe.shared.lead_attributes import Use, attribute_names
 

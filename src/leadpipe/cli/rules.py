@@ -13,11 +13,12 @@ from rich.table import Table
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from leadpipe.cli.config import load_environment
+from leadpipe.scoring.adapters.lead_histories import LeadHistories
 from leadpipe.scoring.adapters.rules_store import VersionConflict, activate
-from leadpipe.scoring.adapters.whatif import what_if
-from leadpipe.scoring.api.schemas import WhatIfReport
 from leadpipe.scoring.domain.rules import Rules
 from leadpipe.scoring.rules.loader import RulesError, load_rules_file
+from leadpipe.scoring.service.views import WhatIfReport
+from leadpipe.scoring.service.whatif import what_if
 from leadpipe.shared.db import make_engine, make_sessionmaker
 
 app = typer.Typer(
@@ -63,7 +64,7 @@ async def run_simulation(database_url: str, draft: Rules, out: Console) -> WhatI
             async with make_sessionmaker(engine)() as session, session.begin():
                 await session.connection(execution_options={"postgresql_readonly": True})
                 return await what_if(
-                    session,
+                    await LeadHistories.of(session),
                     draft,
                     progress=lambda done, total: bar.update(task, completed=done, total=total),
                 )

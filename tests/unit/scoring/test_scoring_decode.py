@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 import pytest
 
 from leadpipe.ingest.adapters.publisher import sealed
-from leadpipe.scoring.handlers import decode, sealed_subjects
+from leadpipe.scoring.entrypoints.consumer import decode, sealed_subjects
 from leadpipe.shared.dead_letters import UndecodableRecord
 from leadpipe.shared.envelope import new_traceparent, wrap
 from leadpipe.shared.events import InboundEvent

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from leadpipe.scoring.adapters.erasure import identifier_hashes
 from leadpipe.scoring.domain.accounts import company_traits
+from leadpipe.scoring.service.erasure import identifier_hashes
 from leadpipe.shared.events import Identity, InboundEvent
 from leadpipe.shared.privacy import identifier_hash, subject_hash
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 
-from leadpipe.scoring.adapters.ids import new_id
+from leadpipe.scoring.service.ids import new_id
 
 
 def test_ids_are_version_4_uuids_in_their_usual_form() -> None:

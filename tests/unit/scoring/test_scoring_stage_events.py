@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from leadpipe.scoring.adapters.lead_record import LeadRecord
 from leadpipe.scoring.adapters.stage_events import StageEvents, snapshot_of
+from leadpipe.scoring.domain.lead_record import LeadRecord
 from leadpipe.scoring.domain.lifecycle import Transition
 from leadpipe.shared.envelope import from_record, unwrap, wrap
 from leadpipe.shared.events import LeadSnapshot, Stage, StageChanged

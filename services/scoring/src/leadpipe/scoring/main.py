@@ -1,29 +1,26 @@
-"""Scoring's composition root: settings → engine, producer, consumer, relay, recycler → app."""
+"""Scoring's composition root: settings → rules cache, key client, consumer, jobs → app."""
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
 from datetime import timedelta
-from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from leadpipe.scoring.adapters.erasure import prune_forever
 from leadpipe.scoring.adapters.orm import ProcessedEventRow, api_tokens, outbox
-from leadpipe.scoring.adapters.recycler import Recycler
 from leadpipe.scoring.adapters.rules_store import RulesCache
 from leadpipe.scoring.adapters.subject_keys import SubjectKeyClient
-from leadpipe.scoring.api.erasures import erasures_router
-from leadpipe.scoring.api.leads import leads_router
-from leadpipe.scoring.api.rules import rules_router
-from leadpipe.scoring.handlers import InboundBatchHandler
+from leadpipe.scoring.entrypoints.api.erasures import erasures_router
+from leadpipe.scoring.entrypoints.api.leads import leads_router
+from leadpipe.scoring.entrypoints.api.rules import rules_router
+from leadpipe.scoring.entrypoints.consumer import InboundBatchHandler
+from leadpipe.scoring.entrypoints.jobs import scoring_jobs
 from leadpipe.shared.bulk import table_of
 from leadpipe.shared.consume import BatchHandler
 from leadpipe.shared.logs import configure_logging
 from leadpipe.shared.outbox import OutboxRelay
 from leadpipe.shared.privacy import pseudonyms
-from leadpipe.shared.runtime import BackgroundJob, ConsumerRuntime, create_consumer_app
+from leadpipe.shared.runtime import create_consumer_app
 from leadpipe.shared.serving import serve
 from leadpipe.shared.settings import Settings
 
@@ -41,12 +38,6 @@ def create_app(settings: Settings) -> FastAPI:
     ) -> BatchHandler:
         return InboundBatchHandler(sessions, topics, relay.wake, rules, keys)
 
-    def recycling(runtime: ConsumerRuntime) -> Coroutine[Any, Any, None]:
-        return Recycler(runtime.sessions, rules, topics, runtime.relay.wake).run()
-
-    def event_retention(runtime: ConsumerRuntime) -> Coroutine[Any, Any, None]:
-        return prune_forever(runtime.sessions, timedelta(days=settings.event_retention_days))
-
     return create_consumer_app(
         settings,
         title="leadpipe scoring",
@@ -57,9 +48,7 @@ def create_app(settings: Settings) -> FastAPI:
         tokens=api_tokens,
         make_handler=make_handler,
         routers=[leads_router(rules), rules_router(rules), erasures_router(topics, keys)],
-        # Besides the consume loop and the relay: the sweeper that recycles decayed MQLs and
-        # the pruning of old event history.
-        jobs=[BackgroundJob("recycler", recycling), BackgroundJob("retention", event_retention)],
+        jobs=scoring_jobs(rules, topics, timedelta(days=settings.event_retention_days)),
         on_close=[keys.close],
     )
 

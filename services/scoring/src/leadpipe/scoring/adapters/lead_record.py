@@ -1,10 +1,10 @@
-"""A lead's row as the consumer and the sweeper hold it: a plain object, read with one
-statement per batch and written back by :mod:`batch` with one statement per table."""
+"""Reading and locking leads' rows as :class:`LeadRecord` objects, with one statement per batch;
+:mod:`unit_of_work` writes them back with one statement per table."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import fields
 from datetime import datetime
 from operator import attrgetter
 from typing import Any
@@ -12,45 +12,10 @@ from typing import Any
 import orjson
 
 from leadpipe.scoring.adapters.orm import LeadRow
+from leadpipe.scoring.domain.lead_record import LeadRecord
 from leadpipe.shared.bulk import Connection, select_columns, table_of
 
 LEADS = table_of(LeadRow)
-
-
-@dataclass(slots=True)
-class LeadRecord:
-    """The columns of ``scoring.leads`` the pipeline reads and writes (all but created_at)."""
-
-    id: str
-    lead_key: str
-    email: str | None
-    anonymous_id: str | None
-    stage: str
-    rules_version: str
-    source: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    company: str | None = None
-    title: str | None = None
-    country: str | None = None
-    industry: str | None = None
-    company_size: int | None = None
-    language: str | None = None
-    account_domain: str | None = None
-    fit: int = 0
-    engagement: int = 0
-    qualification: int = 0
-    grade: str | None = None
-    temperature: str = "cold"
-    profile: dict[str, Any] = field(default_factory=dict)
-    engagement_state: dict[str, Any] = field(default_factory=dict)
-    answers: dict[str, Any] = field(default_factory=dict)
-    consents: list[dict[str, Any]] = field(default_factory=list)
-    hand_raiser: bool = False
-    contacted_at: datetime | None = None
-    recycle_at: datetime | None = None
-    merged_into: str | None = None
-    updated_at: datetime | None = None
 
 
 COLUMNS = tuple(f.name for f in fields(LeadRecord))

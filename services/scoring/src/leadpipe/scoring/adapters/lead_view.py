@@ -9,9 +9,13 @@ from datetime import datetime
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadpipe.scoring.adapters.lead_state import state_of
 from leadpipe.scoring.adapters.orm import LeadRow, ScoreChangeRow, StageChangeRow
-from leadpipe.scoring.api.schemas import (
+from leadpipe.scoring.domain.consent import tracking_stopped
+from leadpipe.scoring.domain.engagement import engagement_at, engagement_recorded
+from leadpipe.scoring.domain.lead_record import state_of
+from leadpipe.scoring.domain.qualification import open_questions, temperature_of
+from leadpipe.scoring.domain.rules import Rules
+from leadpipe.scoring.service.views import (
     ConsentOut,
     LeadPage,
     LeadSummary,
@@ -20,10 +24,6 @@ from leadpipe.scoring.api.schemas import (
     ScoreReason,
     StageMove,
 )
-from leadpipe.scoring.domain.consent import tracking_stopped
-from leadpipe.scoring.domain.engagement import engagement_at, engagement_recorded
-from leadpipe.scoring.domain.qualification import open_questions, temperature_of
-from leadpipe.scoring.domain.rules import Rules
 from leadpipe.shared.api_input import bounded_instant, text_problem
 
 

@@ -16,9 +16,9 @@ from operator import attrgetter
 import orjson
 from pydantic import BaseModel
 
-from leadpipe.scoring.adapters.ids import new_id
-from leadpipe.scoring.adapters.lead_record import LeadRecord
+from leadpipe.scoring.domain.lead_record import LeadRecord
 from leadpipe.scoring.domain.lifecycle import Transition
+from leadpipe.scoring.service.ids import new_id
 from leadpipe.shared.envelope import JSON, SPEC_VERSION, new_traceparent
 from leadpipe.shared.events import LeadSnapshot, StageChanged
 from leadpipe.shared.lead_attributes import attribute_names, choices

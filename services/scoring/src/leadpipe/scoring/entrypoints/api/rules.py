@@ -7,12 +7,14 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from leadpipe.scoring.adapters.lead_histories import LeadHistories
 from leadpipe.scoring.adapters.rules_store import RulesCache, VersionConflict, activate
-from leadpipe.scoring.adapters.whatif import what_if
-from leadpipe.scoring.api.leads import sessions_of
-from leadpipe.scoring.api.schemas import RulesText, RulesVersionOut, WhatIfReport
 from leadpipe.scoring.domain.rules import Rules
+from leadpipe.scoring.entrypoints.api.leads import sessions_of
+from leadpipe.scoring.entrypoints.api.schemas import RulesText, RulesVersionOut
 from leadpipe.scoring.rules.loader import RulesError, parse_rules
+from leadpipe.scoring.service.views import WhatIfReport
+from leadpipe.scoring.service.whatif import what_if
 from leadpipe.shared.problems import problem_response
 
 
@@ -63,7 +65,7 @@ def rules_router(cache: RulesCache) -> APIRouter:
             return _problems(exc)
         async with sessions_of(request)() as session, session.begin():
             await session.connection(execution_options={"postgresql_readonly": True})
-            return await what_if(session, draft)
+            return await what_if(await LeadHistories.of(session), draft)
 
     @router.post("/activate", response_model=RulesVersionOut, responses={409: {}, 422: {}})
     async def activate_rules(request: Request, body: RulesText) -> RulesVersionOut | Response:

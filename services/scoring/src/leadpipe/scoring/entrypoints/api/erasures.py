@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, EmailStr
 
-from leadpipe.scoring.adapters.erasure import erase_person
 from leadpipe.scoring.adapters.subject_keys import KeyServiceUnavailable, SubjectKeyClient
+from leadpipe.scoring.adapters.unit_of_work import PostgresScoringUnitOfWork
+from leadpipe.scoring.service.erasure import erase_person
 from leadpipe.shared.outbox import OutboxRelay
 from leadpipe.shared.runtime import ConsumerRuntime
 from leadpipe.shared.topics import Topics
@@ -41,7 +42,9 @@ def erasures_router(topics: Topics, keys: SubjectKeyClient) -> APIRouter:
         The receipt holds no personal data."""
         runtime: ConsumerRuntime = request.app.state.runtime
         async with runtime.sessions() as session, session.begin():
-            receipt = await erase_person(session, body.email, topics, datetime.now(UTC))
+            now = datetime.now(UTC)
+            uow = await PostgresScoringUnitOfWork.open(session, topics, now)
+            receipt = await erase_person(uow, body.email, topics, now)
             # Before the commit: were ingest unreachable, the erasure is refused whole and
             # can be asked again (both steps are idempotent), rather than half done.
             try:

@@ -1,4 +1,5 @@
-"""Request and response models of scoring's read API and rules API."""
+"""What scoring's read models answer: a lead with its explanations, a page of leads, a what-if
+report. The API returns them as they are."""
 
 from __future__ import annotations
 
@@ -86,24 +87,6 @@ class LeadSummary(BaseModel):
 class LeadPage(BaseModel):
     leads: list[LeadSummary]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; None: done.")
-
-
-class RulesText(BaseModel):
-    text: str = Field(description="The rules file's YAML text.")
-    file: str = Field("rules.yaml", description="Name used in error messages.")
-
-
-class RulesProblemOut(BaseModel):
-    file: str
-    path: str
-    reason: str
-
-
-class RulesVersionOut(BaseModel):
-    version: str
-    framework: str
-    signals: int
-    active: bool
 
 
 class StageShift(BaseModel):

@@ -1,11 +1,13 @@
-"""Between a lead's row and the domain's :class:`LeadState` (JSONB ↔ typed values)."""
+"""A lead as stored (:class:`LeadRecord`, the consumer's and the sweeper's plain copy of its row)
+and the way between it and the domain's :class:`LeadState`: JSON ↔ typed values, and the
+scores, grade, temperature and recycling moment a state implies at a given time."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, cast
 
-from leadpipe.scoring.adapters.lead_record import LeadRecord
 from leadpipe.scoring.domain.consent import ConsentRecord
 from leadpipe.scoring.domain.engagement import CategoryPoints, engagement_at, engagement_recorded
 from leadpipe.scoring.domain.fit import fit_parts, fit_score
@@ -14,6 +16,43 @@ from leadpipe.scoring.domain.qualification import grade_of, qualification_score,
 from leadpipe.scoring.domain.recycling import recycle_at
 from leadpipe.scoring.domain.rules import Answer, Rules
 from leadpipe.shared.events import Stage
+
+
+@dataclass(slots=True)
+class LeadRecord:
+    """The columns of ``scoring.leads`` the pipeline reads and writes (all but created_at)."""
+
+    id: str
+    lead_key: str
+    email: str | None
+    anonymous_id: str | None
+    stage: str
+    rules_version: str
+    source: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    company: str | None = None
+    title: str | None = None
+    country: str | None = None
+    industry: str | None = None
+    company_size: int | None = None
+    language: str | None = None
+    account_domain: str | None = None
+    fit: int = 0
+    engagement: int = 0
+    qualification: int = 0
+    grade: str | None = None
+    temperature: str = "cold"
+    profile: dict[str, Any] = field(default_factory=dict)
+    engagement_state: dict[str, Any] = field(default_factory=dict)
+    answers: dict[str, Any] = field(default_factory=dict)
+    consents: list[dict[str, Any]] = field(default_factory=list)
+    hand_raiser: bool = False
+    contacted_at: datetime | None = None
+    recycle_at: datetime | None = None
+    merged_into: str | None = None
+    updated_at: datetime | None = None
+
 
 # Profile attributes that also have their own column (for the snapshot and for filters).
 PROFILE_COLUMNS = (

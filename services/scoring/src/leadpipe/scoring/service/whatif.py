@@ -3,31 +3,27 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from leadpipe.scoring.adapters.lead_record import LEADS
-from leadpipe.scoring.adapters.orm import InboundEventRow
-from leadpipe.scoring.api.schemas import StageShift, WhatIfReport
 from leadpipe.scoring.domain.rules import Rules
 from leadpipe.scoring.domain.whatif import replay
-from leadpipe.shared.bulk import Connection, table_of
+from leadpipe.scoring.service.views import StageShift, WhatIfReport
 from leadpipe.shared.events import InboundEvent
 
 Progress = Callable[[int, int], None]
 CHUNK = 500  # leads between two progress reports
-PREFETCH = 2000  # rows the cursor fetches per round trip
+# A live lead's id, email and stage, and one of its stored events as JSON text (None for a
+# lead without any), leads in id order and each lead's events in replay order.
+HistoryRow = tuple[str, str | None, str, str | None]
 
-COUNT = f"SELECT count(*) FROM {LEADS.fullname} WHERE merged_into IS NULL"
-# Every live lead with its events in replay order, as one stream: a merge of two index
-# scans, so memory holds one lead's history, not the table's. The payload comes as text and
-# is parsed once, by the model, instead of into a dict first and then into the model.
-HISTORIES = (
-    f"SELECT l.id, l.email, l.stage, e.payload::TEXT FROM {LEADS.fullname} l"
-    f" LEFT JOIN {table_of(InboundEventRow).fullname} e ON e.lead_id = l.id"
-    " WHERE l.merged_into IS NULL ORDER BY l.id, e.occurred_at, e.seq"
-)
+
+class LeadHistories(Protocol):
+    async def count(self) -> int:
+        """How many live leads there are."""
+        ...
+
+    def rows(self) -> AsyncIterator[HistoryRow]: ...
 
 
 class _Tally:
@@ -66,21 +62,19 @@ class _Tally:
 
 
 async def what_if(
-    session: AsyncSession,
+    histories: LeadHistories,
     draft: Rules,
     *,
     progress: Progress | None = None,
     max_listed: int = 500,
 ) -> WhatIfReport:
     """Replay every lead's stored events under ``draft`` and compare with the live stage.
-    Reads only, and must run inside the caller's transaction (the stream is a cursor);
     ``progress(done, total)`` is called after each chunk of leads."""
-    connection = await Connection.of(session)
-    total = int(await connection.fetchval(COUNT))
+    total = await histories.count()
     tally = _Tally(max_listed)
     current: tuple[str, str | None, str] | None = None
     events: list[InboundEvent] = []
-    async for lead_id, email, stage, payload in connection.cursor(HISTORIES, prefetch=PREFETCH):
+    async for lead_id, email, stage, payload in histories.rows():
         if current is None or current[0] != lead_id:
             if current is not None:
                 tally.lead(*current, events, draft)

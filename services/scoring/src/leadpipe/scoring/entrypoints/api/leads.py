@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadpipe.scoring.adapters.lead_view import BadCursor, LeadFilter, find_lead, list_leads
 from leadpipe.scoring.adapters.rules_store import RulesCache
-from leadpipe.scoring.api.schemas import LeadPage, LeadView
+from leadpipe.scoring.service.views import LeadPage, LeadView
 from leadpipe.shared.api_input import Instant
 from leadpipe.shared.events import Stage
 from leadpipe.shared.problems import Problem

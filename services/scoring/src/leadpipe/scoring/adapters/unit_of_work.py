@@ -1,29 +1,48 @@
-"""What one batch writes, collected so that each table gets one set-based statement."""
+"""Scoring's unit of work on PostgreSQL (:class:`PostgresScoringUnitOfWork`): what a batch or a
+job reads, with one statement per lookup, and what it writes, collected so that each table
+gets one set-based statement."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable, Sequence
+import logging
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import orjson
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadpipe.scoring.adapters.lead_record import COLUMNS, LEADS, UPDATED, LeadRecord, RowValues
-from leadpipe.scoring.adapters.lead_state import state_of, store_state
+from leadpipe.scoring.adapters.lead_record import (
+    COLUMNS,
+    LEADS,
+    UPDATED,
+    RowValues,
+    lock_by_id,
+    lock_due,
+    lock_leads,
+)
 from leadpipe.scoring.adapters.orm import (
     AccountRow,
+    ErasureReceiptRow,
     InboundEventRow,
+    LeadRow,
+    ProcessedEventRow,
     ScoreChangeRow,
     StageChangeRow,
+    SuppressionRow,
     outbox,
 )
-from leadpipe.scoring.adapters.stage_events import StageEvents, snapshot_of
+from leadpipe.scoring.adapters.stage_events import SOURCE, StageEvents, snapshot_of
 from leadpipe.scoring.domain.lead import LeadState, Outcome, ScoreChange
+from leadpipe.scoring.domain.lead_record import LeadRecord, state_of, store_state
 from leadpipe.scoring.domain.rules import Rules
+from leadpipe.scoring.service.unit_of_work import ErasureReceipt
+from leadpipe.shared.bookkeeping import mark_processed
 from leadpipe.shared.bulk import (
     Connection,
     columns_of,
@@ -31,8 +50,12 @@ from leadpipe.shared.bulk import (
     table_of,
     update_rows,
 )
-from leadpipe.shared.outbox import OUTBOX_COLUMNS, OutboxRow
+from leadpipe.shared.envelope import wrap
+from leadpipe.shared.events import WireModel
+from leadpipe.shared.outbox import OUTBOX_COLUMNS, OutboxRow, enqueue
 from leadpipe.shared.topics import Topics
+
+log = logging.getLogger(__name__)
 
 SCORE_CHANGES = ("lead_id", "event_id", "component", "code", "delta", "reason", "rules_version")
 STAGE_CHANGES = ("lead_id", "event_id", "from_stage", "to_stage", "reason", "refused")
@@ -54,6 +77,21 @@ UPSERT_ACCOUNTS = insert_rows(
     f" name = coalesce(EXCLUDED.name, {ACCOUNTS.name}.name),"
     f" traits = {ACCOUNTS.name}.traits || EXCLUDED.traits,"
     " updated_at = EXCLUDED.updated_at",
+)
+MARK_PROCESSED = mark_processed(table_of(ProcessedEventRow))
+SUPPRESSED = (
+    f"SELECT subject_hash FROM {table_of(SuppressionRow).fullname}"
+    " WHERE subject_hash = ANY($1::TEXT[])"
+)
+PERSONAL_COLUMNS = (
+    "email",
+    "anonymous_id",
+    "first_name",
+    "last_name",
+    "company",
+    "title",
+    "account_domain",
+    "merged_into",
 )
 _inserted = RowValues(COLUMNS)
 _updated = RowValues(UPDATED)
@@ -83,16 +121,19 @@ class _Appended:
 
 
 @dataclass
-class BatchWrites:
-    """What one batch writes: appended rows in a few large statements per table, leads that
-    changed in one update, all inside the caller's transaction.
+class PostgresScoringUnitOfWork:
+    """One transaction's reads and writes, inside the caller's transaction: appended rows in a
+    few large statements per table, leads that changed in one update.
 
     A consumer hands rows over while it still folds later events (:meth:`hand_over`):
     PostgreSQL appends them meanwhile, on its own core."""
 
-    rules: Rules
+    session: AsyncSession
+    connection: Connection
     topics: Topics
     now: datetime
+    # What scores the leads; None for a unit of work that only erases or prunes.
+    rules: Rules | None = None
     changed_leads: dict[str, LeadRecord] = field(default_factory=dict)
     accounts: dict[str, str | None] = field(default_factory=dict)
     account_traits: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -110,6 +151,35 @@ class BatchWrites:
     def __post_init__(self) -> None:
         self._stage_events = StageEvents(self.topics.stage_changed, self.now)
 
+    @classmethod
+    async def open(
+        cls, session: AsyncSession, topics: Topics, now: datetime, rules: Rules | None = None
+    ) -> PostgresScoringUnitOfWork:
+        """The unit of work of ``session``'s transaction, which the caller opened."""
+        return cls(session, await Connection.of(session), topics, now, rules)
+
+    def _rules(self) -> Rules:
+        if self.rules is None:
+            raise RuntimeError("this unit of work was opened without rules: it cannot score")
+        return self.rules
+
+    async def fresh(self, event_ids: Sequence[str]) -> set[str]:
+        return {row[0] for row in await self.connection.fetch(MARK_PROCESSED, list(event_ids))}
+
+    async def suppressed(self, hashes: Collection[str]) -> set[str]:
+        return {digest for (digest,) in await self.connection.fetch(SUPPRESSED, list(hashes))}
+
+    async def lock_leads(
+        self, keys: Collection[str], emails: Collection[str], anonymous: Collection[str]
+    ) -> list[LeadRecord]:
+        return await lock_leads(self.connection, keys, emails, anonymous)
+
+    async def lock_by_id(self, ids: Collection[str]) -> list[LeadRecord]:
+        return await lock_by_id(self.connection, ids)
+
+    async def lock_due(self, now: datetime, limit: int) -> list[LeadRecord]:
+        return await lock_due(self.connection, now, limit)
+
     def state(self, lead: LeadRecord, *, new: bool = False) -> LeadState:
         """The lead's state: as held by this batch, else read from its row. A ``new`` lead has
         no stage yet."""
@@ -126,14 +196,14 @@ class BatchWrites:
 
     def _catch_up(self, lead: LeadRecord) -> None:
         if self._behind.pop(lead.id, None) is not None:
-            store_state(lead, self._held[lead.id], self.rules, self.now)
+            store_state(lead, self._held[lead.id], self._rules(), self.now)
 
     def _catch_up_all(self, leads: Iterable[str]) -> None:
         for lead_id in [i for i in leads if i in self._behind]:
             self._catch_up(self._behind[lead_id])
 
     def changes(self, lead: LeadRecord, event_id: str, changes: Sequence[ScoreChange]) -> None:
-        version = self.rules.version
+        version = self._rules().version
         self._pending.score_changes.extend(
             (lead.id, event_id, c.component, c.code, c.delta, c.reason, version) for c in changes
         )
@@ -173,7 +243,7 @@ class BatchWrites:
         if lead.id not in self._unwritten_new:
             self.changed_leads[lead.id] = lead
 
-    async def hand_over(self, connection: Connection, *, at_least: int) -> None:
+    async def hand_over(self, *, at_least: int) -> None:
         """Between events: when the connection is idle and rows of ``at_least`` events wait,
         start appending them; then give the event loop a turn, so that an append under way
         can send its next statement while the caller folds the next events."""
@@ -183,7 +253,7 @@ class BatchWrites:
             if self._appending is not None:
                 self._appending.result()  # a failed append fails the batch here
             self._catch_up_all(self._unwritten_new)
-            self._appending = asyncio.create_task(self._take().append_to(connection))
+            self._appending = asyncio.create_task(self._take().append_to(self.connection))
         await asyncio.sleep(0)
 
     async def abandon(self) -> None:
@@ -193,9 +263,9 @@ class BatchWrites:
             with contextlib.suppress(Exception):
                 await self._appending
 
-    async def write(self, session: AsyncSession) -> None:
+    async def write(self) -> None:
         """Everything not written yet, in the caller's transaction."""
-        connection = await Connection.of(session)
+        connection = self.connection
         if self._appending is not None:
             await self._appending
         self._catch_up_all(list(self._behind))
@@ -212,13 +282,93 @@ class BatchWrites:
         if self.accounts:
             await connection.execute(UPSERT_ACCOUNTS, *columns_of(_account_rows(self)))
 
+    async def emit(self, topic: str, key: str, event: WireModel) -> None:
+        await enqueue(self.session, outbox, topic, key, wrap(event, SOURCE))
+
+    async def leads_of_person(self, email: str) -> list[LeadRecord]:
+        session = self.session
+        rows = (
+            (await session.execute(select(LeadRow).where(LeadRow.email == email).with_for_update()))
+            .scalars()
+            .all()
+        )
+        ids = [row.id for row in rows]
+        if ids:
+            merged = await session.scalars(select(LeadRow).where(LeadRow.merged_into.in_(ids)))
+            rows = [*rows, *merged]
+        return [LeadRecord(*(getattr(row, name) for name in COLUMNS)) for row in rows]
+
+    async def stored_events(self, lead_ids: Collection[str]) -> list[Any]:
+        payloads = await self.session.scalars(
+            select(InboundEventRow.payload).where(InboundEventRow.lead_id.in_(list(lead_ids)))
+        )
+        return list(payloads)
+
+    async def remove_history(
+        self, lead_ids: Collection[str], record_keys: Collection[str]
+    ) -> dict[str, int]:
+        ids, keys = list(lead_ids), list(record_keys)
+        counts: dict[str, int] = {}
+        for name, statement in (
+            ("score_changes", delete(ScoreChangeRow).where(ScoreChangeRow.lead_id.in_(ids))),
+            ("stage_changes", delete(StageChangeRow).where(StageChangeRow.lead_id.in_(ids))),
+            ("inbound_events", delete(InboundEventRow).where(InboundEventRow.lead_id.in_(ids))),
+            ("outbox", delete(outbox).where(outbox.c.key.in_(keys))),
+        ):
+            result = await self.session.execute(statement)
+            counts[name] = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return counts
+
+    async def anonymise(self, lead_ids: Collection[str]) -> None:
+        await self.session.execute(
+            update(LeadRow)
+            .where(LeadRow.id.in_(list(lead_ids)))
+            .values(
+                {column: None for column in PERSONAL_COLUMNS}
+                | {"lead_key": "erased:" + LeadRow.id, "profile": {}, "answers": {}, "consents": []}
+            )
+        )
+
+    async def drop_unused_accounts(self, domains: Collection[str]) -> int:
+        still_used = await self.session.scalars(
+            select(LeadRow.account_domain).where(LeadRow.account_domain.in_(domains)).distinct()
+        )
+        orphaned = set(domains) - set(still_used)
+        if orphaned:
+            await self.session.execute(delete(AccountRow).where(AccountRow.domain.in_(orphaned)))
+        return len(orphaned)
+
+    async def suppress(self, hashes: Collection[str], now: datetime) -> None:
+        await self.session.execute(
+            pg_insert(SuppressionRow)
+            .values([{"subject_hash": known, "erased_at": now} for known in sorted(hashes)])
+            .on_conflict_do_nothing(index_elements=["subject_hash"])
+        )
+
+    async def save_receipt(self, receipt: ErasureReceipt) -> None:
+        self.session.add(
+            ErasureReceiptRow(
+                id=receipt.id,
+                subject_hash=receipt.subject_hash,
+                lead_ids=receipt.lead_ids,
+                removed=receipt.removed,
+                erased_at=receipt.erased_at,
+            )
+        )
+
+    async def prune_events(self, older_than: datetime) -> int:
+        result = await self.session.execute(
+            delete(InboundEventRow).where(InboundEventRow.occurred_at < older_than)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
     def _take(self) -> _Appended:
         taken, self._pending = self._pending, _Appended()
         self._unwritten_new.clear()
         return taken
 
 
-def _account_rows(batch: BatchWrites) -> list[tuple[object, ...]]:
+def _account_rows(batch: PostgresScoringUnitOfWork) -> list[tuple[object, ...]]:
     rows: list[tuple[object, ...]] = []
     for domain, name in sorted(batch.accounts.items()):  # one lock order for all consumers
         traits = batch.account_traits.get(domain, {})
