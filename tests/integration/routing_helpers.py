@@ -1,10 +1,10 @@
 """Shared pieces of routing's integration tests: a clean routing schema, the API on real
-PostgreSQL, and stage-change events as the consume loop delivers them."""
+PostgreSQL, stage-change events as the consume loop delivers them, and a settable clock."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,10 +20,13 @@ from leadpipe.routing.entrypoints.api.assignments import router as assignments_r
 from leadpipe.routing.entrypoints.api.errors import install_error_handlers
 from leadpipe.routing.entrypoints.api.reps import router as reps_router
 from leadpipe.routing.entrypoints.api.rules import router as rules_router
+from leadpipe.routing.entrypoints.consumer import RoutingBatchHandler
+from leadpipe.routing.service.config import RoutingConfig
 from leadpipe.shared.envelope import from_record, unwrap, wrap
 from leadpipe.shared.events import (
     Identity,
     InboundEvent,
+    LeadErased,
     LeadRouted,
     LeadSnapshot,
     Stage,
@@ -75,6 +78,40 @@ class DeliveredRecord:
 def delivered(topic: str, event: WireModel, key: str) -> DeliveredRecord:
     cloud_event = wrap(event, "/test")
     return DeliveredRecord(topic, cloud_event.data, cloud_event.headers(), key=key.encode())
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def noop() -> None:
+    return None
+
+
+async def route(
+    sessions: async_sessionmaker[AsyncSession],
+    config: RoutingConfig,
+    clock: Callable[[], datetime],
+    *events: StageChanged | InboundEvent | LeadErased,
+) -> None:
+    """Hands the events to routing's batch handler in one batch, each on the topic it comes from."""
+    handler = RoutingBatchHandler(sessions, config, noop, clock)
+    await handler(
+        [
+            delivered(
+                config.topics.lead_events
+                if isinstance(event, InboundEvent)
+                else config.topics.stage_changed,
+                event,
+                event.lead_id if isinstance(event, LeadErased) else event.lead_key,
+            )
+            for event in events
+        ]
+    )
 
 
 def became_sql(email: str, **lead: Any) -> StageChanged:

@@ -13,38 +13,27 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from leadpipe.routing.entrypoints.consumer import RoutingBatchHandler
 from leadpipe.routing.entrypoints.jobs import RoutingClock
 from leadpipe.routing.service.config import RoutingConfig
-from leadpipe.shared.events import InboundEvent, LeadErased, StageChanged
+from leadpipe.shared.events import LeadErased
 from leadpipe.shared.settings import Settings
 from tests.integration.routing_helpers import (
+    Clock,
     add_reps,
     api_client,
     assignments_of,
     became_sql,
     clean_routing,
     contacted,
-    delivered,
     emitted,
+    noop,
+    route,
 )
 
 pytestmark = pytest.mark.integration
 
 ANNA = {"name": "Anna", "email": "anna@sales.example", "role": "ae"}
 JONAS = {"name": "Jonas", "email": "jonas@sales.example", "role": "ae"}
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-def _noop() -> None:
-    return None
 
 
 @pytest.fixture
@@ -57,27 +46,6 @@ async def client(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[ht
 @pytest.fixture
 def config(settings: Settings) -> RoutingConfig:
     return RoutingConfig(topics=settings.topics)
-
-
-async def _route(
-    sessions: async_sessionmaker[AsyncSession],
-    config: RoutingConfig,
-    clock: Clock,
-    *events: StageChanged | InboundEvent | LeadErased,
-) -> None:
-    handler = RoutingBatchHandler(sessions, config, _noop, clock)
-    await handler(
-        [
-            delivered(
-                config.topics.lead_events
-                if isinstance(event, InboundEvent)
-                else config.topics.stage_changed,
-                event,
-                event.lead_id if isinstance(event, LeadErased) else event.lead_key,
-            )
-            for event in events
-        ]
-    )
 
 
 async def test_bad_rep_attributes_are_refused_naming_the_field(client: httpx.AsyncClient) -> None:
@@ -156,7 +124,7 @@ async def test_rule_pool_and_trace_with_the_reason_of_each_excluded_rep(
     }
     now = datetime(2026, 1, 13, 10, 0, tzinfo=UTC)
     event = became_sql("max@kunde.example", country="DE", temperature="hot", company_size=20)
-    await _route(sessions, config, Clock(now), event)
+    await route(sessions, config, Clock(now), event)
 
     found = (await client.get(f"/v1/leads/{event.lead_id}/assignments")).json()
     assert len(found) == 1
@@ -211,7 +179,7 @@ async def test_account_owner_gets_the_lead_first(
     response = await client.put("/v1/accounts/Kunde.example/owner", json={"email": JONAS["email"]})
     assert response.status_code == 200
     clock = Clock(datetime(2026, 1, 13, 10, 0, tzinfo=UTC))
-    await _route(
+    await route(
         sessions, config, clock, became_sql("a@kunde.example"), became_sql("b@kunde.example")
     )
     owners = [
@@ -230,7 +198,7 @@ async def test_nobody_available_queues_the_lead_until_a_rep_is_back(
 ) -> None:
     ids = await add_reps(client, [{**ANNA, "capacity": 0}])
     clock = Clock(datetime(2026, 1, 13, 10, 0, tzinfo=UTC))
-    await _route(sessions, config, clock, became_sql("q@kunde.example"))
+    await route(sessions, config, clock, became_sql("q@kunde.example"))
     [queued] = await assignments_of(sessions, "q@kunde.example")
     assert (queued.status, queued.rep_id) == ("queued", None)
     assert "fallback queue" in queued.reason
@@ -239,7 +207,7 @@ async def test_nobody_available_queues_the_lead_until_a_rep_is_back(
         queued.lead_id
     ]
 
-    routing_clock = RoutingClock(sessions, config, _noop, clock)
+    routing_clock = RoutingClock(sessions, config, noop, clock)
     assert await routing_clock.tick() == (0, 0)  # still nobody
     response = await client.put(f"/v1/reps/{ids[ANNA['email']]}", json={**ANNA, "capacity": 5})
     assert response.status_code == 200
@@ -260,7 +228,7 @@ async def test_sla_breach_reassigns_to_the_next_rep_after_a_restart(
 ) -> None:
     ids = await add_reps(client, [ANNA, JONAS])
     assigned_at = datetime(2026, 1, 13, 10, 0, tzinfo=UTC)
-    await _route(
+    await route(
         sessions, config, Clock(assigned_at), became_sql("hot@kunde.example", temperature="hot")
     )
     [first] = await assignments_of(sessions, "hot@kunde.example")
@@ -268,10 +236,10 @@ async def test_sla_breach_reassigns_to_the_next_rep_after_a_restart(
 
     # Nothing is due yet; then routing "restarts": a new clock finds the stored timer.
     assert await RoutingClock(
-        sessions, config, _noop, Clock(assigned_at + timedelta(minutes=4))
+        sessions, config, noop, Clock(assigned_at + timedelta(minutes=4))
     ).tick() == (0, 0)
     later = Clock(assigned_at + timedelta(minutes=6))
-    assert await RoutingClock(sessions, config, _noop, later).tick() == (1, 0)
+    assert await RoutingClock(sessions, config, noop, later).tick() == (1, 0)
 
     breached, second = await assignments_of(sessions, "hot@kunde.example")
     assert (breached.sla_state, breached.status) == ("breached", "closed")
@@ -290,7 +258,7 @@ async def test_sla_breach_reassigns_to_the_next_rep_after_a_restart(
         ("reassigned", second.rep_id),
     ]
     # The timer fired once: another tick finds nothing.
-    assert await RoutingClock(sessions, config, _noop, later).tick() == (0, 0)
+    assert await RoutingClock(sessions, config, noop, later).tick() == (0, 0)
 
 
 async def test_lead_contacted_stops_the_clock(
@@ -298,11 +266,11 @@ async def test_lead_contacted_stops_the_clock(
 ) -> None:
     await add_reps(client, [ANNA, JONAS])
     now = datetime(2026, 1, 13, 10, 0, tzinfo=UTC)
-    await _route(sessions, config, Clock(now), became_sql("c@kunde.example", temperature="warm"))
-    await _route(sessions, config, Clock(now + timedelta(minutes=20)), contacted("c@kunde.example"))
+    await route(sessions, config, Clock(now), became_sql("c@kunde.example", temperature="warm"))
+    await route(sessions, config, Clock(now + timedelta(minutes=20)), contacted("c@kunde.example"))
     [assignment] = await assignments_of(sessions, "c@kunde.example")
     assert assignment.sla_state == "met" and assignment.contacted_at is not None
-    assert await RoutingClock(sessions, config, _noop, Clock(now + timedelta(hours=2))).tick() == (
+    assert await RoutingClock(sessions, config, noop, Clock(now + timedelta(hours=2))).tick() == (
         0,
         0,
     )
@@ -314,10 +282,10 @@ async def test_a_redelivered_or_repeated_stage_change_assigns_once(
     await add_reps(client, [ANNA, JONAS])
     clock = Clock(datetime(2026, 1, 13, 10, 0, tzinfo=UTC))
     event = became_sql("d@kunde.example")
-    await _route(sessions, config, clock, event)
-    await _route(sessions, config, clock, event)
+    await route(sessions, config, clock, event)
+    await route(sessions, config, clock, event)
     again = became_sql("d@kunde.example")
-    await _route(sessions, config, clock, again)
+    await route(sessions, config, clock, again)
     assert len(await assignments_of(sessions, "d@kunde.example")) == 1
 
 
@@ -326,9 +294,9 @@ async def test_leaving_the_routed_stage_frees_the_reps_capacity(
 ) -> None:
     await add_reps(client, [{**ANNA, "capacity": 1}])
     clock = Clock(datetime(2026, 1, 13, 10, 0, tzinfo=UTC))
-    await _route(sessions, config, clock, became_sql("e1@kunde.example"))
+    await route(sessions, config, clock, became_sql("e1@kunde.example"))
     assert (await client.get("/v1/reps")).json()[0]["open_leads"] == 1
-    await _route(sessions, config, clock, became_sql("e1@kunde.example", to_stage="disqualified"))
+    await route(sessions, config, clock, became_sql("e1@kunde.example", to_stage="disqualified"))
     [closed] = await assignments_of(sessions, "e1@kunde.example")
     assert (closed.status, closed.closed_reason) == ("closed", "lead moved to disqualified")
     assert (await client.get("/v1/reps")).json()[0]["open_leads"] == 0
@@ -340,10 +308,10 @@ async def test_mql_goes_to_bdrs_only_when_enabled(
     await add_reps(client, [ANNA, {"name": "Lena", "email": "lena@sales.example", "role": "bdr"}])
     clock = Clock(datetime(2026, 1, 13, 10, 0, tzinfo=UTC))
     off = RoutingConfig(topics=settings.topics)
-    await _route(sessions, off, clock, became_sql("m1@kunde.example", to_stage="mql"))
+    await route(sessions, off, clock, became_sql("m1@kunde.example", to_stage="mql"))
     assert await assignments_of(sessions, "m1@kunde.example") == []
     on = RoutingConfig(topics=settings.topics, route_mql_to_bdr=True)
-    await _route(sessions, on, clock, became_sql("m2@kunde.example", to_stage="mql"))
+    await route(sessions, on, clock, became_sql("m2@kunde.example", to_stage="mql"))
     [assignment] = await assignments_of(sessions, "m2@kunde.example")
     assert assignment.role == "bdr" and assignment.trace["candidates"][0]["name"] == "Lena"
 
@@ -359,7 +327,7 @@ async def test_concurrent_deciders_share_one_fair_rotation(
     emails = [f"f{i}@kunde{i}.example" for i in range(30)]
     # Three deciders on their own connections, each with a third of the leads, at once.
     await asyncio.gather(
-        *(_route(sessions, config, clock, *(became_sql(e) for e in emails[k::3])) for k in range(3))
+        *(route(sessions, config, clock, *(became_sql(e) for e in emails[k::3])) for k in range(3))
     )
     picks: Counter[str | None] = Counter()
     for email in emails:
@@ -378,7 +346,7 @@ async def test_one_batch_is_decided_in_order_as_single_events_would_be(
     now = datetime(2026, 1, 13, 10, 0, tzinfo=UTC)
     emails = [f"{name}@batch{name}.example" for name in "abcd"]
     a, b, c, d = (became_sql(email) for email in emails)
-    await _route(
+    await route(
         sessions,
         config,
         Clock(now),
@@ -409,7 +377,7 @@ async def test_one_batch_is_decided_in_order_as_single_events_would_be(
     ]
     # The next batch goes on from where this one left the rotation.
     e = became_sql("e@batche.example")
-    await _route(sessions, config, Clock(now), e)
+    await route(sessions, config, Clock(now), e)
     assert [x.rep_id for x in await assignments_of(sessions, e.lead_key)] == [first]
 
 
@@ -422,9 +390,7 @@ async def test_an_erasure_in_a_batch_applies_to_what_came_before_it_and_after(
     erased = LeadErased(
         event_id=str(uuid.uuid4()), occurred_at=now, lead_id=entered.lead_id, erasure_id="e-1"
     )
-    await _route(
-        sessions, config, Clock(now), entered, erased, became_sql("erase.me@kunde.example")
-    )
+    await route(sessions, config, Clock(now), entered, erased, became_sql("erase.me@kunde.example"))
 
     assert await assignments_of(sessions, entered.lead_key) == []
     assert await emitted(sessions, entered.lead_key) == []  # its routed event went with it
@@ -435,5 +401,5 @@ async def test_an_erasure_in_a_batch_applies_to_what_came_before_it_and_after(
     )
     assert (await client.get(f"/v1/reps/{ids[ANNA['email']]}")).json()["open_leads"] == 0
     # Events about the lead after its erasure, in later batches as well, are ignored.
-    await _route(sessions, config, Clock(now), became_sql("erase.me@kunde.example"))
+    await route(sessions, config, Clock(now), became_sql("erase.me@kunde.example"))
     assert len((await client.get(f"/v1/leads/{entered.lead_id}/assignments")).json()) == 1

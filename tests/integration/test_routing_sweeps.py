@@ -13,19 +13,20 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadpipe.routing.adapters.orm import outbox
-from leadpipe.routing.entrypoints.consumer import RoutingBatchHandler
 from leadpipe.routing.entrypoints.jobs import RoutingClock
 from leadpipe.routing.service.config import RoutingConfig
-from leadpipe.shared.events import LeadErased, StageChanged
+from leadpipe.shared.events import LeadErased
 from leadpipe.shared.settings import Settings
 from tests.integration.routing_helpers import (
+    Clock,
     add_reps,
     api_client,
     assignments_of,
     became_sql,
     clean_routing,
-    delivered,
     emitted,
+    noop,
+    route,
 )
 
 pytestmark = pytest.mark.integration
@@ -34,18 +35,6 @@ ANNA = {"name": "Anna", "email": "anna@sales.example", "role": "ae"}
 JONAS = {"name": "Jonas", "email": "jonas@sales.example", "role": "ae"}
 MARTA = {"name": "Marta", "email": "marta@sales.example", "role": "ae"}
 START = datetime(2026, 1, 13, 10, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-def _noop() -> None:
-    return None
 
 
 @pytest.fixture
@@ -58,25 +47,6 @@ async def client(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[ht
 @pytest.fixture
 def config(settings: Settings) -> RoutingConfig:
     return RoutingConfig(topics=settings.topics)
-
-
-async def _route(
-    sessions: async_sessionmaker[AsyncSession],
-    config: RoutingConfig,
-    now: datetime,
-    *events: StageChanged | LeadErased,
-) -> None:
-    handler = RoutingBatchHandler(sessions, config, _noop, Clock(now))
-    await handler(
-        [
-            delivered(
-                config.topics.stage_changed,
-                event,
-                event.lead_id if isinstance(event, LeadErased) else event.lead_key,
-            )
-            for event in events
-        ]
-    )
 
 
 async def _outbox_rows(sessions: async_sessionmaker[AsyncSession]) -> int:
@@ -93,19 +63,19 @@ async def test_an_erased_lead_waiting_in_the_fallback_queue_is_never_assigned(
 ) -> None:
     ids = await add_reps(client, [{**ANNA, "capacity": 0}])
     entered = became_sql(_unique("queued"))
-    await _route(sessions, config, START, entered)
+    await route(sessions, config, Clock(START), entered)
     [queued] = await assignments_of(sessions, entered.lead_key)
     assert queued.status == "queued"
 
     erasure = LeadErased(
         event_id=str(uuid.uuid4()), occurred_at=START, lead_id=entered.lead_id, erasure_id="e-q"
     )
-    await _route(sessions, config, START + timedelta(seconds=1), erasure)
+    await route(sessions, config, Clock(START + timedelta(seconds=1)), erasure)
     response = await client.put(f"/v1/reps/{ids[ANNA['email']]}", json={**ANNA, "capacity": 5})
     assert response.status_code == 200
     before = await _outbox_rows(sessions)
 
-    clock = RoutingClock(sessions, config, _noop, Clock(START + timedelta(seconds=2)))
+    clock = RoutingClock(sessions, config, noop, Clock(START + timedelta(seconds=2)))
     assert await clock.tick() == (0, 0)
 
     [closed] = (await client.get(f"/v1/leads/{entered.lead_id}/assignments")).json()
@@ -127,7 +97,7 @@ async def test_the_sweeps_close_what_an_earlier_erasure_left_queued(
         await session.execute(
             text("UPDATE routing.reps SET capacity = 0"),
         )
-    await _route(sessions, config, START, entered)
+    await route(sessions, config, Clock(START), entered)
     async with sessions() as session, session.begin():
         await session.execute(
             text("INSERT INTO routing.erased_leads (lead_id) VALUES (:id)"),
@@ -136,7 +106,7 @@ async def test_the_sweeps_close_what_an_earlier_erasure_left_queued(
         await session.execute(text("UPDATE routing.reps SET capacity = NULL"))
     before = await _outbox_rows(sessions)
 
-    clock = RoutingClock(sessions, config, _noop, Clock(START + timedelta(seconds=1)))
+    clock = RoutingClock(sessions, config, noop, Clock(START + timedelta(seconds=1)))
     assert await clock.tick() == (0, 0)
     [closed] = await assignments_of(sessions, entered.lead_key)
     assert (closed.status, closed.closed_reason) == (
@@ -152,14 +122,14 @@ async def test_queued_leads_of_a_stage_no_longer_routed_are_closed_not_assigned(
     await add_reps(client, [{**ANNA, "role": "bdr", "capacity": 0}])
     with_bdrs = RoutingConfig(topics=settings.topics, route_mql_to_bdr=True)
     entered = became_sql(_unique("mql"), to_stage="mql")
-    await _route(sessions, with_bdrs, START, entered)
+    await route(sessions, with_bdrs, Clock(START), entered)
     [queued] = await assignments_of(sessions, entered.lead_key)
     assert (queued.status, queued.role) == ("queued", "bdr")
     async with sessions() as session, session.begin():
         await session.execute(text("UPDATE routing.reps SET capacity = NULL"))
 
     without_bdrs = RoutingConfig(topics=settings.topics)
-    clock = RoutingClock(sessions, without_bdrs, _noop, Clock(START + timedelta(seconds=1)))
+    clock = RoutingClock(sessions, without_bdrs, noop, Clock(START + timedelta(seconds=1)))
     assert await clock.tick() == (0, 0)
     [closed] = await assignments_of(sessions, entered.lead_key)
     assert (closed.status, closed.closed_reason) == ("closed", "mql leads are no longer routed")
@@ -171,7 +141,7 @@ async def _breach_until_quiet(
 ) -> list[tuple[int, int]]:
     """Ticks every six minutes for two hours of an untouched hot lead."""
     return [
-        await RoutingClock(sessions, config, _noop, Clock(start + timedelta(minutes=6 * i))).tick()
+        await RoutingClock(sessions, config, noop, Clock(start + timedelta(minutes=6 * i))).tick()
         for i in range(1, 21)
     ]
 
@@ -193,7 +163,7 @@ async def test_an_untouched_lead_is_escalated_to_the_pools_manager_after_its_rea
     assert (listed["max_reassignments"], listed["escalate_to"]) == (2, MARTA["email"])
 
     entered = became_sql(_unique("untouched"), temperature="hot")
-    await _route(sessions, config, START, entered)
+    await route(sessions, config, Clock(START), entered)
     ticks = await _breach_until_quiet(sessions, config, START)
     assert sum(breached for breached, _ in ticks) == 3  # then it stops for good
 
@@ -232,7 +202,7 @@ async def test_without_an_escalation_target_the_lead_waits_for_a_rep_who_did_not
     config = RoutingConfig(topics=settings.topics, max_reassignments=1)  # the global default
     await add_reps(client, [ANNA, JONAS])
     entered = became_sql(_unique("no-manager"), temperature="hot")
-    await _route(sessions, config, START, entered)
+    await route(sessions, config, Clock(START), entered)
     ticks = await _breach_until_quiet(sessions, config, START)
     assert sum(breached for breached, _ in ticks) == 2
     assert sum(assigned for _, assigned in ticks) == 0  # both reps breached: nobody to take it
@@ -242,7 +212,7 @@ async def test_without_an_escalation_target_the_lead_waits_for_a_rep_who_did_not
     assert "names no escalation target" in waiting.reason
     ids = await add_reps(client, [MARTA])
     later = START + timedelta(hours=3)
-    assert await RoutingClock(sessions, config, _noop, Clock(later)).tick() == (0, 1)
+    assert await RoutingClock(sessions, config, noop, Clock(later)).tick() == (0, 1)
     *_, taken = await assignments_of(sessions, entered.lead_key)
     assert (taken.kind, taken.rep_id, taken.sla_state) == ("assigned", ids[MARTA["email"]], None)
     assert await _breach_until_quiet(sessions, config, later) == [(0, 0)] * 20
@@ -258,12 +228,12 @@ async def test_an_open_lead_of_a_stage_no_longer_routed_keeps_its_rep_without_an
     ids = await add_reps(client, [{**ANNA, "role": "bdr"}])
     with_bdrs = RoutingConfig(topics=settings.topics, route_mql_to_bdr=True)
     entered = became_sql(_unique("open-mql"), to_stage="mql", temperature="hot")
-    await _route(sessions, with_bdrs, START, entered)
+    await route(sessions, with_bdrs, Clock(START), entered)
     [held] = await assignments_of(sessions, entered.lead_key)
     assert (held.status, held.sla_state) == ("open", "running")
 
     without_bdrs = RoutingConfig(topics=settings.topics)
-    clock = RoutingClock(sessions, without_bdrs, _noop, Clock(START + timedelta(minutes=6)))
+    clock = RoutingClock(sessions, without_bdrs, noop, Clock(START + timedelta(minutes=6)))
     assert await clock.tick() == (0, 0)
     [kept] = await assignments_of(sessions, entered.lead_key)
     assert (kept.status, kept.rep_id, kept.sla_state) == ("open", ids[ANNA["email"]], "stopped")
