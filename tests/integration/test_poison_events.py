@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -14,7 +16,13 @@ from leadpipe.cli.dlq import read_all, replay
 from leadpipe.scoring.adapters.orm import LeadRow
 from leadpipe.scoring.adapters.rules_store import RulesCache
 from leadpipe.scoring.entrypoints.consumer import InboundBatchHandler, decode
-from leadpipe.shared.consume import BatchHandler, ConsumerHealth, consume_forever
+from leadpipe.shared.consume import (
+    MAX_ATTEMPTS,
+    BatchHandler,
+    ConsumerHealth,
+    Sleep,
+    consume_forever,
+)
 from leadpipe.shared.dead_letters import DeadLetterQueue
 from leadpipe.shared.envelope import wrap
 from leadpipe.shared.events import InboundEvent
@@ -47,44 +55,73 @@ class FailsFor:
         await self._inner(records)
 
 
+@asynccontextmanager
+async def kafka_clients(
+    settings: Settings, group: str
+) -> AsyncIterator[tuple[AIOKafkaProducer, AIOKafkaConsumer]]:
+    """A started producer and a consumer of the lead events in ``group``, which the caller starts
+    when its events are on the topic; both stopped on the way out."""
+    producer = make_producer(settings.kafka_bootstrap, "test-poison")
+    await producer.start()
+    consumer = make_consumer(settings.kafka_bootstrap, group, [settings.topics.lead_events])
+    try:
+        yield producer, consumer
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+@asynccontextmanager
+async def consuming(
+    settings: Settings,
+    producer: AIOKafkaProducer,
+    consumer: AIOKafkaConsumer,
+    handler: BatchHandler,
+    *,
+    max_attempts: int = MAX_ATTEMPTS,
+    sleep: Sleep = asyncio.sleep,
+) -> AsyncIterator[None]:
+    """The consume loop runs in the background while the block runs."""
+    dead_letters = DeadLetterQueue(producer, settings.topics.lead_events_dlq)
+    loop = asyncio.create_task(
+        consume_forever(
+            consumer,
+            handler,
+            ConsumerHealth(),
+            dead_letters,
+            max_attempts=max_attempts,
+            sleep=sleep,
+        )
+    )
+    try:
+        yield
+    finally:
+        loop.cancel()
+        await asyncio.gather(loop, return_exceptions=True)
+
+
 async def test_poison_events_are_dead_lettered_and_the_rest_applied(
     settings: Settings, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     topic = settings.topics.lead_events
     run = uuid.uuid4().hex[:8]
     poisoned, healthy = f"poison.{run}@dlq.example", f"healthy.{run}@dlq.example"
-    producer = make_producer(settings.kafka_bootstrap, "test-poison")
-    await producer.start()
-    consumer = make_consumer(settings.kafka_bootstrap, f"test-poison-{run}", [topic])
     handler = FailsFor(sessions, settings, poisoned)
-    try:
-        async with TopicReader(settings.kafka_bootstrap, settings.topics.lead_events_dlq) as dlq:
-            # All on one key, so all on one partition, in this order.
-            key = f"same-partition-{run}".encode()
-            await producer.send_and_wait(topic, b"{not json", key=key, headers=[("x", b"1")])
-            for event in (form_post(poisoned), form_post(healthy)):
-                await publish(producer, topic, key.decode(), wrap(event, "/test"))
-            await consumer.start()
-            loop = asyncio.create_task(
-                consume_forever(
-                    consumer,
-                    handler,
-                    ConsumerHealth(),
-                    DeadLetterQueue(producer, settings.topics.lead_events_dlq),
-                    max_attempts=2,
-                )
-            )
-            try:
-                letters = [r for r in await dlq.drain(0) if r.key == key]
-                async with asyncio.timeout(60):
-                    while len(letters) < 2:
-                        letters += [r for r in await dlq.drain(0.5) if r.key == key]
-            finally:
-                loop.cancel()
-                await asyncio.gather(loop, return_exceptions=True)
-    finally:
-        await consumer.stop()
-        await producer.stop()
+    async with (
+        kafka_clients(settings, f"test-poison-{run}") as (producer, consumer),
+        TopicReader(settings.kafka_bootstrap, settings.topics.lead_events_dlq) as dlq,
+    ):
+        # All on one key, so all on one partition, in this order.
+        key = f"same-partition-{run}".encode()
+        await producer.send_and_wait(topic, b"{not json", key=key, headers=[("x", b"1")])
+        for event in (form_post(poisoned), form_post(healthy)):
+            await publish(producer, topic, key.decode(), wrap(event, "/test"))
+        await consumer.start()
+        async with consuming(settings, producer, consumer, handler, max_attempts=2):
+            letters = [r for r in await dlq.drain(0) if r.key == key]
+            async with asyncio.timeout(60):
+                while len(letters) < 2:
+                    letters += [r for r in await dlq.drain(0.5) if r.key == key]
 
     undecodable, failing = (dict(letter.headers) for letter in letters)
     assert undecodable["dlq_original_topic"] == topic.encode()
@@ -111,9 +148,6 @@ async def test_a_lead_behind_ten_poison_events_waits_for_no_back_off(
     topic = settings.topics.lead_events
     run = uuid.uuid4().hex[:8]
     poisoned, healthy = f"poison.{run}@dlq.example", f"behind.{run}@dlq.example"
-    producer = make_producer(settings.kafka_bootstrap, "test-poison")
-    await producer.start()
-    consumer = make_consumer(settings.kafka_bootstrap, f"test-poison-ten-{run}", [topic])
     handler = FailsFor(sessions, settings, poisoned)
     waits: list[float] = []
 
@@ -122,29 +156,16 @@ async def test_a_lead_behind_ten_poison_events_waits_for_no_back_off(
         await asyncio.sleep(seconds)
 
     key = f"same-partition-{run}"
-    try:
+    async with kafka_clients(settings, f"test-poison-ten-{run}") as (producer, consumer):
         for event in [*(form_post(poisoned) for _ in range(10)), form_post(healthy)]:
             await publish(producer, topic, key, wrap(event, "/test"))
         await consumer.start()
-        loop = asyncio.create_task(
-            consume_forever(
-                consumer,
-                handler,
-                ConsumerHealth(),
-                DeadLetterQueue(producer, settings.topics.lead_events_dlq),
-                sleep=recorded_sleep,
-            )
-        )
-        try:
-            async with asyncio.timeout(60):
-                while healthy not in await lead_emails(sessions, healthy):  # noqa: ASYNC110
-                    await asyncio.sleep(0.05)
-        finally:
-            loop.cancel()
-            await asyncio.gather(loop, return_exceptions=True)
-    finally:
-        await consumer.stop()
-        await producer.stop()
+        async with (
+            consuming(settings, producer, consumer, handler, sleep=recorded_sleep),
+            asyncio.timeout(60),
+        ):
+            while healthy not in await lead_emails(sessions, healthy):  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
     # The poison events' failures are not transient: nothing waited for a retry.
     assert waits == []
 
@@ -162,19 +183,9 @@ async def consume_until(
     sessions: async_sessionmaker[AsyncSession],
     email: str,
 ) -> None:
-    consumer = make_consumer(settings.kafka_bootstrap, group, [settings.topics.lead_events])
-    producer = make_producer(settings.kafka_bootstrap, "test-replay")
-    await consumer.start()
-    await producer.start()
-    dead_letters = DeadLetterQueue(producer, settings.topics.lead_events_dlq)
-    loop = asyncio.create_task(consume_forever(consumer, handler, ConsumerHealth(), dead_letters))
-    try:
-        async with asyncio.timeout(60):
+    async with kafka_clients(settings, group) as (producer, consumer):
+        await consumer.start()
+        async with consuming(settings, producer, consumer, handler), asyncio.timeout(60):
             # The database is the only witness of the replayed event being applied.
             while email not in await lead_emails(sessions, email):  # noqa: ASYNC110
                 await asyncio.sleep(0.2)
-    finally:
-        loop.cancel()
-        await asyncio.gather(loop, return_exceptions=True)
-        await consumer.stop()
-        await producer.stop()
