@@ -209,63 +209,71 @@ def _json_object(raw: bytes) -> dict[str, JsonValue]:
     return parsed
 
 
+Body = TypeVar("Body")
+
+
+def sent(
+    kind: str,
+    encode: Callable[[Any], bytes],
+    events: Callable[[bytes, datetime], list[InboundEvent]],
+) -> Callable[[Any], Sent]:
+    """Turns a generated body into what goes on the wire and the events ingest makes of it."""
+
+    def make(body: Body) -> Sent:
+        raw = encode(body)
+        return Sent(kind, raw, lambda now: events(raw, now))
+
+    return make
+
+
+def _batch_body(calls: list[dict[str, Any]]) -> bytes:
+    return as_json({"batch": calls, "sentAt": NOW.isoformat()})
+
+
+def _urlencoded(fields: dict[str, str]) -> bytes:
+    return urlencode(fields, errors="surrogatepass").encode()
+
+
 def requests(source: str) -> st.SearchStrategy[Sent]:
     """A request and how ingest's endpoint turns it into events, as (kind, normalise)."""
-
-    def single(call: dict[str, Any]) -> Sent:
-        raw = as_json(call)
-        return Sent(
-            "call",
-            raw,
-            lambda now: [
-                call_event(_json_object(raw), call_type=None, source=source, received_at=now)
-            ],
-        )
-
-    def batch(calls: list[dict[str, Any]]) -> Sent:
-        raw = as_json({"batch": calls, "sentAt": NOW.isoformat()})
-        return Sent(
-            "batch",
-            raw,
-            lambda now: batch_events(_json_object(raw), source=source, received_at=now),
-        )
-
-    def form(fields: dict[str, Any]) -> Sent:
-        raw = as_json(fields)
-        return Sent(
-            "form",
-            raw,
-            lambda now: [form_event("contract", _json_object(raw), source=source, received_at=now)],
-        )
-
-    def html_form(fields: dict[str, str]) -> Sent:
-        raw = urlencode(fields, errors="surrogatepass").encode()
-        return Sent(
-            "html form",
-            raw,
-            lambda now: [
-                form_event("contract", html_fields(parse_form(raw)), source=source, received_at=now)
-            ],
-        )
-
-    def webhook(body: dict[str, Any]) -> Sent:
-        raw = as_json(body)
-        return Sent(
-            "webhook",
-            raw,
-            lambda now: [
-                generic_event(parse_json(raw), source=source, delivery_id=None, received_at=now)
-            ],
-        )
-
-    def hubspot(body: list[dict[str, Any]]) -> Sent:
-        raw = as_json(body)
-        return Sent(
-            "hubspot",
-            raw,
-            lambda now: hubspot_events(parse_json(raw), source=source, received_at=now),
-        )
-
+    single = sent(
+        "call",
+        as_json,
+        lambda raw, now: [
+            call_event(_json_object(raw), call_type=None, source=source, received_at=now)
+        ],
+    )
+    batch = sent(
+        "batch",
+        _batch_body,
+        lambda raw, now: batch_events(_json_object(raw), source=source, received_at=now),
+    )
+    form = sent(
+        "form",
+        as_json,
+        lambda raw, now: [
+            form_event("contract", _json_object(raw), source=source, received_at=now)
+        ],
+    )
+    html_form = sent(
+        "html form",
+        _urlencoded,
+        lambda raw, now: [
+            form_event("contract", html_fields(parse_form(raw)), source=source, received_at=now)
+        ],
+    )
+    webhook = sent(
+        "webhook",
+        as_json,
+        lambda raw, now: [
+            generic_event(parse_json(raw), source=source, delivery_id=None, received_at=now)
+        ],
+    )
+    hubspot = sent(
+        "hubspot",
+        as_json,
+        lambda raw, now: hubspot_events(parse_json(raw), source=source, received_at=now),
+    )
     return st.one_of(
         CALLS.map(single),
         st.lists(CALLS, min_size=1, max_size=3).map(batch),

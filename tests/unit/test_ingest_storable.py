@@ -31,6 +31,10 @@ def track(call: dict[str, JsonValue]) -> None:
     )
 
 
+def webhook(body: object) -> None:
+    generic_event(body, source="webhook:crm", delivery_id=None, received_at=RECEIVED)
+
+
 def refusal(action: object) -> Refusal:
     assert callable(action)
     with pytest.raises(Refusal) as refused:
@@ -115,20 +119,14 @@ def test_an_event_name_longer_than_the_limit_is_refused() -> None:
 
 def test_a_webhook_user_id_longer_than_the_limit_is_refused() -> None:
     body = {"type": "lead_contacted", "data": {"userId": "u" * 8192}}
-    refused = refusal(
-        lambda: generic_event(body, source="webhook:crm", delivery_id=None, received_at=RECEIVED)
-    )
-    assert refused.field == "data.userId"
+    assert refusal(lambda: webhook(body)).field == "data.userId"
 
 
 @pytest.mark.parametrize("timestamp", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:00:00-05:00"])
 def test_timestamps_that_overflow_in_utc_are_refused_not_a_server_error(timestamp: str) -> None:
     assert refusal(lambda: track({"timestamp": timestamp})).field == "timestamp"
     body = {"type": "lead_contacted", "timestamp": timestamp, "data": {"userId": "u"}}
-    refused = refusal(
-        lambda: generic_event(body, source="webhook:crm", delivery_id=None, received_at=RECEIVED)
-    )
-    assert refused.field == "timestamp"
+    assert refusal(lambda: webhook(body)).field == "timestamp"
 
 
 @pytest.mark.parametrize("timestamp", ["1969-12-31T23:59:59Z", "0001-01-01T00:00:00Z"])
@@ -188,14 +186,8 @@ def test_a_form_field_with_nul_is_refused_from_json_and_from_an_html_post() -> N
 
 def test_an_unstorable_webhook_is_refused_naming_the_field() -> None:
     body = {"type": "lead_contacted", "data": {"userId": "u", "note": "a\x00"}}
-    refused = refusal(
-        lambda: generic_event(body, source="webhook:crm", delivery_id=None, received_at=RECEIVED)
-    )
-    assert refused.field == "data.note"
+    assert refusal(lambda: webhook(body)).field == "data.note"
     hubspot = [{"subscriptionType": "contact.creation", "objectId": 2**64}]
-    assert refusal(lambda: hubspot_events(hubspot, source="h", received_at=RECEIVED)).field == (
-        "[0].objectId"
-    )
-    assert isinstance(
-        refusal(lambda: hubspot_events(hubspot, source="h", received_at=RECEIVED)), FieldError
-    )
+    refused = refusal(lambda: hubspot_events(hubspot, source="h", received_at=RECEIVED))
+    assert refused.field == "[0].objectId"
+    assert isinstance(refused, FieldError)
