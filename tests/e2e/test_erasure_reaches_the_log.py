@@ -30,8 +30,11 @@ from tests.integration.ingest_process import new_source, wait_for_source
 from tests.integration.kafka_helpers import TopicReader
 from tests.sealed_events import data_keys, opened
 from tests.service_processes import ServiceProcess, service_processes
+from tests.stored_text import columns_holding
 
 pytestmark = pytest.mark.e2e
+
+SCHEMAS = ("scoring", "routing", "ingest")
 
 
 @dataclass(frozen=True)
@@ -98,32 +101,6 @@ async def _scoring_knows(
             return lead
         await asyncio.sleep(0.3)
     raise AssertionError(f"scoring never showed the lead:\n{services['scoring'].log_tail()}")
-
-
-async def _tables_holding(sessions: async_sessionmaker[AsyncSession], needle: str) -> list[str]:
-    """Every column of every leadpipe schema whose value, as text, contains ``needle``."""
-    found = []
-    async with sessions() as session:
-        columns = (
-            await session.execute(
-                text(
-                    "SELECT table_schema, table_name, column_name, data_type"
-                    " FROM information_schema.columns"
-                    " WHERE table_schema IN ('scoring', 'routing', 'ingest')"
-                )
-            )
-        ).all()
-        for schema, table, column, data_type in columns:
-            value = (
-                f"encode(\"{column}\", 'escape')" if data_type == "bytea" else f'"{column}"::text'
-            )
-            hits = await session.scalar(
-                text(f'SELECT count(*) FROM "{schema}"."{table}" WHERE {value} ILIKE :needle'),
-                {"needle": f"%{needle}%"},
-            )
-            if hits:
-                found.append(f"{schema}.{table}.{column}")
-    return found
 
 
 async def _records_holding(settings: Settings, needles: dict[str, str]) -> list[str]:
@@ -244,7 +221,7 @@ async def test_after_erasure_the_person_is_nowhere_and_stays_out(
         lead = await _scoring_knows(client, services, person)
         # The seal was there and opened before: the scan below is not vacuous.
         assert await _records_holding(settings, {"email": person.email}) != []
-        assert await _tables_holding(sessions, person.last_name) != []
+        assert await columns_holding(sessions, person.last_name, SCHEMAS) != []
 
         listed = tmp_path / "erase.txt"
         listed.write_text(f"# requests\n{person.email}\nnever.seen.{run}@vergessen.example\n")
@@ -283,7 +260,7 @@ async def test_after_erasure_the_person_is_nowhere_and_stays_out(
         in_tables = {
             what: places
             for what, needle in person.needles.items()
-            if (places := await _tables_holding(sessions, needle))
+            if (places := await columns_holding(sessions, needle, SCHEMAS))
         }
         if not in_tables or time.monotonic() > deadline:
             break

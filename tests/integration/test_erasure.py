@@ -27,8 +27,11 @@ from leadpipe.shared.settings import Settings
 from tests.events import form_submitted
 from tests.integration.routing_helpers import add_reps, api_client, clean_routing
 from tests.integration.test_exactly_once import DeliveredRecord
+from tests.stored_text import columns_holding
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("topics_created")]
+
+SCHEMAS = ("scoring", "routing")
 
 
 def demo_request(email: str, last_name: str) -> InboundEvent:
@@ -76,35 +79,6 @@ async def _outbox_records(
     ]
 
 
-async def _places_holding(sessions: async_sessionmaker[AsyncSession], needle: str) -> list[str]:
-    """Every column of either service's schema whose value contains ``needle``."""
-    async with sessions() as session:
-        columns = (
-            await session.execute(
-                text(
-                    "SELECT table_schema, table_name, column_name, data_type"
-                    " FROM information_schema.columns"
-                    " WHERE table_schema IN ('scoring', 'routing')"
-                    " AND data_type IN ('text', 'jsonb', 'bytea')"
-                )
-            )
-        ).all()
-        found = []
-        for schema, table, column, data_type in columns:
-            value = (
-                f'"{column}"::text'
-                if data_type != "bytea"
-                else f"convert_from(\"{column}\", 'UTF8')"
-            )
-            hits = await session.scalar(
-                text(f'SELECT count(*) FROM "{schema}"."{table}" WHERE {value} ILIKE :needle'),
-                {"needle": f"%{needle}%"},
-            )
-            if hits:
-                found.append(f"{schema}.{table}.{column}")
-    return found
-
-
 async def test_erasure_removes_the_person_from_both_services_and_keeps_them_out(
     settings: Settings, sessions: async_sessionmaker[AsyncSession], routing_api: httpx.AsyncClient
 ) -> None:
@@ -118,7 +92,9 @@ async def test_erasure_removes_the_person_from_both_services_and_keeps_them_out(
     first = demo_request(email, last_name)
     await scoring([DeliveredRecord(wrap(first, "/t").data, wrap(first, "/t").headers())])
     await routing(await _outbox_records(sessions, record_key(email)))
-    assert await _places_holding(sessions, last_name), "the test lead was not stored at all"
+    assert await columns_holding(sessions, last_name, SCHEMAS), (
+        "the test lead was not stored at all"
+    )
 
     async with sessions() as session, session.begin():
         now = datetime.now(UTC)
@@ -127,8 +103,8 @@ async def test_erasure_removes_the_person_from_both_services_and_keeps_them_out(
     # Routing reads the lead.erased event that scoring emitted, keyed by the lead id.
     await routing(await _outbox_records(sessions, receipt.lead_ids[0]))
 
-    assert await _places_holding(sessions, email) == []
-    assert await _places_holding(sessions, last_name) == []
+    assert await columns_holding(sessions, email, SCHEMAS) == []
+    assert await columns_holding(sessions, last_name, SCHEMAS) == []
     assert receipt.removed["leads_anonymised"] == 1
     async with sessions() as session:
         stored = await session.get(ErasureReceiptRow, receipt.id)
@@ -149,7 +125,7 @@ async def test_erasure_removes_the_person_from_both_services_and_keeps_them_out(
     # An event of that person still in Kafka (not applied yet) does not bring them back.
     late = demo_request(email, last_name)
     await scoring([DeliveredRecord(wrap(late, "/t").data, wrap(late, "/t").headers())])
-    assert await _places_holding(sessions, last_name) == []
+    assert await columns_holding(sessions, last_name, SCHEMAS) == []
 
 
 async def test_retention_prunes_old_event_history_only(
@@ -261,4 +237,4 @@ async def test_later_events_under_any_id_of_the_person_stay_out_and_accounts_kee
         ]
     )
     for needle in (email, last_name, phone, user_id, anonymous_id):
-        assert await _places_holding(sessions, needle) == [], needle
+        assert await columns_holding(sessions, needle, SCHEMAS) == [], needle
