@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from typing import Literal
 
 from leadpipe.routing.domain.assignment import AssignmentRecord, lead_from_json
-from leadpipe.routing.domain.decision import escalate
+from leadpipe.routing.domain.decision import Decision, escalate
 from leadpipe.routing.domain.reps import LeadProfile, Role
 from leadpipe.routing.domain.sla import Breach, after_breach
 from leadpipe.routing.service.assigning import emit, plan, record, release
@@ -17,9 +18,35 @@ from leadpipe.routing.service.config import RoutingConfig
 from leadpipe.routing.service.handlers import ERASED_REASON
 from leadpipe.routing.service.unit_of_work import RoutingUnitOfWork
 
+_BREACHED = "breached the SLA on this lead"
+
 
 def _role(assignment: AssignmentRecord) -> Role:
     return "bdr" if assignment.role == "bdr" else "ae"
+
+
+def _record_after(
+    uow: RoutingUnitOfWork,
+    config: RoutingConfig,
+    assignment: AssignmentRecord,
+    decision: Decision,
+    lead: LeadProfile,
+    now: datetime,
+    kind: Literal["assigned", "reassigned", "escalated"],
+) -> None:
+    """Records ``decision`` as the successor of ``assignment``, for the same lead and cause."""
+    record(
+        uow,
+        config,
+        decision,
+        lead=lead,
+        lead_key=assignment.lead_key,
+        role=_role(assignment),
+        now=now,
+        cause_event_id=assignment.cause_event_id,
+        kind=kind,
+        previous=assignment,
+    )
 
 
 async def _leads_of(
@@ -118,7 +145,7 @@ async def breach_due_slas(
                 _role(assignment),
                 now,
                 avoid={assignment.rep_id} if assignment.rep_id else set(),
-                avoid_reason="breached the SLA on this lead",
+                avoid_reason=_BREACHED,
             )
             decision = replace(
                 planned,
@@ -128,17 +155,14 @@ async def breach_due_slas(
                     "after_breach": step.reason,
                 },
             )
-        record(
+        _record_after(
             uow,
             config,
+            assignment,
             decision,
-            lead=lead,
-            lead_key=assignment.lead_key,
-            role=_role(assignment),
-            now=now,
-            cause_event_id=assignment.cause_event_id,
-            kind="escalated" if step.escalate else "reassigned",
-            previous=assignment,
+            lead,
+            now,
+            "escalated" if step.escalate else "reassigned",
         )
     await uow.write()
     return breached
@@ -164,23 +188,12 @@ async def assign_queued(
             _role(waiting),
             now,
             avoid=breached,
-            avoid_reason="breached the SLA on this lead",
+            avoid_reason=_BREACHED,
         )
         if decision.kind != "assigned":
             continue
         release(uow, waiting, "assigned from the fallback queue", now)
-        record(
-            uow,
-            config,
-            decision,
-            lead=lead,
-            lead_key=waiting.lead_key,
-            role=_role(waiting),
-            now=now,
-            cause_event_id=waiting.cause_event_id,
-            kind="assigned",
-            previous=waiting,
-        )
+        _record_after(uow, config, waiting, decision, lead, now, "assigned")
         assigned += 1
     await uow.write()
     return assigned
