@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from leadpipe.routing.adapters.orm import AssignmentRow, RepRow
 from leadpipe.routing.entrypoints.api.reps import rep_out, sessions_of
@@ -35,14 +35,18 @@ def assignment_out(a: AssignmentRow, rep: RepRow | None) -> AssignmentOut:
     )
 
 
+def _with_reps() -> Select[AssignmentRow, RepRow]:
+    """Assignments with their reps; a queued one has none."""
+    return select(AssignmentRow, RepRow).outerjoin(RepRow, RepRow.id == AssignmentRow.rep_id)
+
+
 @router.get("/leads/{lead_id}/assignments", response_model=list[AssignmentOut])
 async def lead_assignments(request: Request, lead_id: str) -> list[AssignmentOut]:
     """The lead's routing history, oldest first, each with its decision trace."""
     async with sessions_of(request)() as session:
         rows = (
             await session.execute(
-                select(AssignmentRow, RepRow)
-                .outerjoin(RepRow, RepRow.id == AssignmentRow.rep_id)
+                _with_reps()
                 .where(AssignmentRow.lead_id == lead_id)
                 .order_by(AssignmentRow.created_at, AssignmentRow.id)
             )
@@ -60,8 +64,7 @@ async def list_assignments(
     async with sessions_of(request)() as session:
         rows = (
             await session.execute(
-                select(AssignmentRow, RepRow)
-                .outerjoin(RepRow, RepRow.id == AssignmentRow.rep_id)
+                _with_reps()
                 .where(AssignmentRow.status == status)
                 .order_by(AssignmentRow.created_at, AssignmentRow.id)
                 .limit(limit)
