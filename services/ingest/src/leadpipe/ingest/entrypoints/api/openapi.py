@@ -8,6 +8,13 @@ from typing import Any
 _ID = {"type": ["string", "number", "null"]}
 _TIME = {"type": "string", "format": "date-time"}
 _OBJECT = {"type": "object"}
+# What a call and a batch of calls both carry.
+_SENT_WITH = {
+    "context": _OBJECT,
+    "integrations": _OBJECT,
+    "sentAt": _TIME,
+    "writeKey": {"type": "string"},
+}
 
 SEGMENT_CALL: dict[str, Any] = {
     "type": "object",
@@ -22,11 +29,8 @@ SEGMENT_CALL: dict[str, Any] = {
         "previousId": _ID,
         "traits": _OBJECT,
         "properties": _OBJECT,
-        "context": _OBJECT,
-        "integrations": _OBJECT,
         "timestamp": _TIME,
-        "sentAt": _TIME,
-        "writeKey": {"type": "string"},
+        **_SENT_WITH,
     },
 }
 SEGMENT_BATCH: dict[str, Any] = {
@@ -43,10 +47,7 @@ SEGMENT_BATCH: dict[str, Any] = {
                 },
             },
         },
-        "sentAt": _TIME,
-        "context": _OBJECT,
-        "integrations": _OBJECT,
-        "writeKey": {"type": "string"},
+        **_SENT_WITH,
     },
 }
 FORM_FIELDS: dict[str, Any] = {
