@@ -18,12 +18,13 @@ from leadpipe.ingest.domain.storable import (
 )
 from leadpipe.ingest.domain.tracking import batch_events, call_event
 from leadpipe.ingest.domain.webhooks import generic_event, hubspot_events
+from leadpipe.shared.events import InboundEvent
 
 RECEIVED = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
 
 
-def track(call: dict[str, JsonValue]) -> None:
-    call_event(
+def track(call: dict[str, JsonValue]) -> InboundEvent:
+    return call_event(
         {"userId": "u-1", "event": "Visited", **call},
         call_type="track",
         source="segment:web",
@@ -147,12 +148,7 @@ def test_a_time_before_1970_is_refused(timestamp: str) -> None:
 @pytest.mark.parametrize("ahead", [timedelta(days=365 * 974), timedelta(minutes=6)])
 def test_a_time_ahead_of_arrival_is_clamped_to_arrival_and_says_so(ahead: timedelta) -> None:
     claimed = RECEIVED + ahead
-    event = call_event(
-        {"userId": "u", "event": "e", "timestamp": claimed.isoformat()},
-        call_type="track",
-        source="s",
-        received_at=RECEIVED,
-    )
+    event = track({"timestamp": claimed.isoformat()})
     assert event.occurred_at == RECEIVED
     assert event.model_dump(mode="json")[CLAMPED_FROM] == claimed.isoformat()
     millis = int(claimed.timestamp() * 1000)
@@ -162,12 +158,7 @@ def test_a_time_ahead_of_arrival_is_clamped_to_arrival_and_says_so(ahead: timede
 
 def test_a_time_within_the_leeway_stands() -> None:
     claimed = RECEIVED + FUTURE_LEEWAY
-    event = call_event(
-        {"userId": "u", "event": "e", "timestamp": claimed.isoformat()},
-        call_type="track",
-        source="s",
-        received_at=RECEIVED,
-    )
+    event = track({"timestamp": claimed.isoformat()})
     assert event.occurred_at == claimed
     assert CLAMPED_FROM not in event.model_dump()
 
