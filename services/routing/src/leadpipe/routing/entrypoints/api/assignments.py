@@ -36,21 +36,19 @@ def assignment_out(a: AssignmentRow, rep: RepRow | None) -> AssignmentOut:
 
 
 def _with_reps() -> Select[AssignmentRow, RepRow]:
-    """Assignments with their reps; a queued one has none."""
-    return select(AssignmentRow, RepRow).outerjoin(RepRow, RepRow.id == AssignmentRow.rep_id)
+    """Assignments, oldest first, with their reps; a queued one has none."""
+    return (
+        select(AssignmentRow, RepRow)
+        .outerjoin(RepRow, RepRow.id == AssignmentRow.rep_id)
+        .order_by(AssignmentRow.created_at, AssignmentRow.id)
+    )
 
 
 @router.get("/leads/{lead_id}/assignments", response_model=list[AssignmentOut])
 async def lead_assignments(request: Request, lead_id: str) -> list[AssignmentOut]:
     """The lead's routing history, oldest first, each with its decision trace."""
     async with sessions_of(request)() as session:
-        rows = (
-            await session.execute(
-                _with_reps()
-                .where(AssignmentRow.lead_id == lead_id)
-                .order_by(AssignmentRow.created_at, AssignmentRow.id)
-            )
-        ).all()
+        rows = (await session.execute(_with_reps().where(AssignmentRow.lead_id == lead_id))).all()
         return [assignment_out(a, rep) for a, rep in rows]
 
 
@@ -63,11 +61,6 @@ async def list_assignments(
     """``status=queued`` is the fallback queue, oldest first."""
     async with sessions_of(request)() as session:
         rows = (
-            await session.execute(
-                _with_reps()
-                .where(AssignmentRow.status == status)
-                .order_by(AssignmentRow.created_at, AssignmentRow.id)
-                .limit(limit)
-            )
+            await session.execute(_with_reps().where(AssignmentRow.status == status).limit(limit))
         ).all()
         return [assignment_out(a, rep) for a, rep in rows]
