@@ -1,4 +1,4 @@
-"""Inbound events as ingest would normalise them, for the integration tiers."""
+"""Inbound events as ingest would normalise them, for the tests."""
 
 from __future__ import annotations
 
@@ -29,4 +29,18 @@ def form_submitted(
         identity=Identity(email=email),
         traits={"email": email, **(traits or {})},
         properties={"form_id": form_id, **(properties or {})},
+    )
+
+
+def contacted(email: str, at: datetime | None = None) -> InboundEvent:
+    """The CRM's word that a rep reached ``email``, at ``at`` (now if not given)."""
+    at = at or datetime.now(UTC)
+    return InboundEvent(
+        event_id=str(uuid.uuid4()),
+        occurred_at=at,
+        received_at=at,
+        name="lead_contacted",
+        lead_key=email,
+        source="webhook:crm",
+        identity=Identity(email=email),
     )

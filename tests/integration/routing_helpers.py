@@ -24,7 +24,6 @@ from leadpipe.routing.entrypoints.consumer import RoutingBatchHandler
 from leadpipe.routing.service.config import RoutingConfig
 from leadpipe.shared.envelope import from_record, unwrap, wrap
 from leadpipe.shared.events import (
-    Identity,
     InboundEvent,
     LeadErased,
     LeadRouted,
@@ -131,19 +130,6 @@ def became_sql(email: str, **lead: Any) -> StageChanged:
 def key_of(email_or_key: str) -> str:
     """The lead key routing knows a lead by: the pseudonym of an email, or a key as given."""
     return record_key(email_or_key) if "@" in email_or_key else email_or_key
-
-
-def contacted(email: str) -> InboundEvent:
-    now = datetime.now(UTC)
-    return InboundEvent(
-        event_id=str(uuid.uuid4()),
-        occurred_at=now,
-        received_at=now,
-        name="lead_contacted",
-        lead_key=email,
-        source="webhook:crm",
-        identity=Identity(email=email),
-    )
 
 
 async def assignments_of(

@@ -17,6 +17,7 @@ from leadpipe.routing.entrypoints.jobs import RoutingClock
 from leadpipe.routing.service.config import RoutingConfig
 from leadpipe.shared.events import LeadErased
 from leadpipe.shared.settings import Settings
+from tests.events import contacted
 from tests.integration.routing_helpers import (
     Clock,
     add_reps,
@@ -24,7 +25,6 @@ from tests.integration.routing_helpers import (
     assignments_of,
     became_sql,
     clean_routing,
-    contacted,
     emitted,
     noop,
     route,

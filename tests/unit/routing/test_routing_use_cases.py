@@ -11,8 +11,6 @@ from leadpipe.routing.service.config import RoutingConfig
 from leadpipe.routing.service.handlers import ERASED_REASON, RoutingEvent, apply_batch
 from leadpipe.routing.service.sweeps import assign_queued, breach_due_slas
 from leadpipe.shared.events import (
-    Identity,
-    InboundEvent,
     LeadErased,
     LeadRouted,
     LeadSnapshot,
@@ -21,6 +19,7 @@ from leadpipe.shared.events import (
 )
 from leadpipe.shared.privacy import record_key
 from leadpipe.shared.topics import Topics
+from tests.events import contacted
 from tests.fakes.routing_unit_of_work import InMemoryRoutingUnitOfWork
 
 CONFIG = RoutingConfig(topics=Topics.with_prefix(), max_reassignments=1)
@@ -46,18 +45,6 @@ def became_sql(email: str) -> StageChanged:
 def left_sql(event: StageChanged) -> StageChanged:
     return event.model_copy(
         update={"event_id": str(uuid.uuid4()), "from_stage": Stage.SQL, "to_stage": Stage.CUSTOMER}
-    )
-
-
-def contacted(email: str, at: datetime) -> InboundEvent:
-    return InboundEvent(
-        event_id=str(uuid.uuid4()),
-        occurred_at=at,
-        received_at=at,
-        name="lead_contacted",
-        lead_key=email,
-        source="webhook:crm",
-        identity=Identity(email=email),
     )
 
 
