@@ -40,10 +40,11 @@ def ingest(
     process.stop()
 
 
-def _trickle(ingest: IngestProcess, opening: bytes, then: bytes) -> tuple[float, bytes]:
-    """Sends ``opening``, then ``then`` one byte a second; returns when the server closed the
-    connection (seconds after the opening) and what it answered."""
-    started = time.monotonic()
+def _trickle(ingest: IngestProcess, opening: bytes, then: bytes) -> tuple[int, bytes]:
+    """Sends ``opening``, then ``then`` one byte a second (a minute's worth: far longer than
+    the server's deadline); returns how many of those bytes went out before the server
+    answered or closed, and what it answered."""
+    sent = 0
     answer = b""
     with socket.create_connection(("127.0.0.1", ingest.port), timeout=1.0) as client:
         client.sendall(opening)
@@ -52,26 +53,26 @@ def _trickle(ingest: IngestProcess, opening: bytes, then: bytes) -> tuple[float,
                 client.sendall(bytes([byte]))
             except OSError:  # closed while this byte was on its way: the answer may be read
                 break
+            sent += 1
             try:
                 answer = client.recv(4096)
             except TimeoutError:
                 continue
             except OSError:
                 break
-            if answer or time.monotonic() - started > 5 * REQUEST_TIMEOUT_S:
+            if answer:
                 break
-        closed_after = time.monotonic() - started
         with contextlib.suppress(OSError):
             while chunk := client.recv(4096):  # the rest of the answer, up to the close
                 answer += chunk
-    return closed_after, answer
+    return sent, answer
 
 
 def test_headers_sent_a_byte_a_second_are_cut_off_at_the_deadline(ingest: IngestProcess) -> None:
-    elapsed, answer = _trickle(
-        ingest, b"POST /v1/forms/slow HTTP/1.1\r\nHost: ingest\r\n", b"X-Slow: " + b"a" * 60
-    )
-    assert elapsed < 2 * REQUEST_TIMEOUT_S + 1
+    trickled = b"X-Slow: " + b"a" * 60
+    sent, answer = _trickle(ingest, b"POST /v1/forms/slow HTTP/1.1\r\nHost: ingest\r\n", trickled)
+    # Cut off while the client was still sending: the deadline, not the client, ended it.
+    assert sent < len(trickled)
     assert answer.startswith(b"HTTP/1.1 408")
 
 
@@ -81,8 +82,8 @@ def test_a_body_sent_a_byte_a_second_is_cut_off_at_the_deadline(ingest: IngestPr
         b"POST /v1/forms/slow HTTP/1.1\r\nHost: ingest\r\nContent-Type: application/json\r\n"
         b"Content-Length: %d\r\n\r\n" % len(body)
     )
-    elapsed, answer = _trickle(ingest, head, body)
-    assert elapsed < 2 * REQUEST_TIMEOUT_S + 1
+    sent, answer = _trickle(ingest, head, body)
+    assert sent < len(body)
     assert answer.startswith(b"HTTP/1.1 408")
     # The endpoint, left reading a body that never comes, ends quietly: no error, no trace.
     time.sleep(0.5)
@@ -90,10 +91,9 @@ def test_a_body_sent_a_byte_a_second_is_cut_off_at_the_deadline(ingest: IngestPr
 
 
 def test_a_connection_that_sends_nothing_is_closed(ingest: IngestProcess) -> None:
-    started = time.monotonic()
-    with socket.create_connection(("127.0.0.1", ingest.port), timeout=5 * REQUEST_TIMEOUT_S) as c:
+    # The socket's own timeout only keeps a broken server from hanging the suite.
+    with socket.create_connection(("127.0.0.1", ingest.port), timeout=30) as c:
         assert c.recv(4096).startswith(b"HTTP/1.1 408")
-    assert time.monotonic() - started < 2 * REQUEST_TIMEOUT_S + 1
 
 
 def test_a_request_sent_in_time_is_answered_and_the_connection_kept(

@@ -21,8 +21,9 @@ from tests.integration.ingest_process import IngestProcess, new_source
 
 pytestmark = pytest.mark.integration
 
-# Long enough to wait for a notification to be handled, far too short for a periodic reload.
-PROMPTLY_S = 0.5
+# How long a test polls before it gives up: generous, since the machine may be busy, and still
+# a twentieth of the periodic reload set below, so only the announcement explains an answer.
+PROMPTLY_S = 30.0
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +78,6 @@ async def test_changes_are_seen_at_once_after_the_listening_connection_was_lost(
         )
     assert ended == 1
     source = await new_source(sessions, SourceKind.SEGMENT)
-    # Listening again takes a new connection: a few hundred ms more on a loaded machine.
-    accepted = await _answer_within(_track(ingest, source.credential), 200, within_s=3.0)
+    # Listening again takes a new connection first; still far within the periodic reload.
+    accepted = await _answer_within(_track(ingest, source.credential), 200)
     assert accepted.status_code == 200, accepted.text
