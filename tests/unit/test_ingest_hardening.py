@@ -8,7 +8,7 @@ from prometheus_client import CollectorRegistry, Counter
 from typer.testing import CliRunner
 
 from leadpipe.cli.sources import app as sources_cli
-from leadpipe.ingest.adapters.metrics import UNREGISTERED_FORMS, BySource
+from leadpipe.ingest.adapters.metrics import ACCEPTED, SUPPRESSED, UNREGISTERED_FORMS, BySource
 from leadpipe.ingest.domain.idempotency import (
     KeyReused,
     RecentKeys,
@@ -46,6 +46,12 @@ def test_before_the_registry_is_known_no_form_gets_a_series_of_its_own() -> None
     accepted.labels("form:anything").inc()
     accepted.labels("segment:web").inc()
     assert _label_values(registry) == {UNREGISTERED_FORMS, "segment:web"}
+
+
+def test_every_counter_labelled_by_source_is_bounded() -> None:
+    # Suppressed events come from any form id too (an erased person posting anywhere).
+    assert isinstance(ACCEPTED, BySource)
+    assert isinstance(SUPPRESSED, BySource)
 
 
 def test_a_registry_knows_only_its_sources_under_their_own_kind() -> None:

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 
-from leadpipe.ingest.adapters.metrics import ACCEPTED
+from leadpipe.ingest.adapters.metrics import ACCEPTED, SUPPRESSED
 from leadpipe.ingest.adapters.publisher import EventPublisher
 from leadpipe.ingest.adapters.secret_box import SecretBox
 from leadpipe.ingest.adapters.source_cache import SourceCache
@@ -70,7 +70,8 @@ def create_app(settings: Settings, *, startup_timeout_s: float = 120.0) -> FastA
         await start_with_retry(producer.start, "kafka producer", give_up_after_s=startup_timeout_s)
         await start_with_retry(sources.load, "source registry", give_up_after_s=startup_timeout_s)
         refresher = asyncio.create_task(sources.keep_fresh(), name="source-refresh")
-        ACCEPTED.only_registered(lambda source: sources.registry.knows(source))
+        for counter in (ACCEPTED, SUPPRESSED):
+            counter.only_registered(lambda source: sources.registry.knows(source))
         app.state.ingest = Ingest(
             publisher=EventPublisher(
                 producer, topics.lead_events, settings.kafka_ack_timeout_s, subject_keys

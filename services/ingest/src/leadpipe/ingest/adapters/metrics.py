@@ -49,8 +49,10 @@ PRODUCE_SECONDS = Histogram(
     "Time from send to Kafka's acknowledgement, per request (a batch is sent together).",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
-SUPPRESSED = Counter(
-    "leadpipe_ingest_events_suppressed",
-    "Events accepted but not published: their person was erased (their key is shredded).",
-    ["source"],
+SUPPRESSED = BySource(
+    Counter(
+        "leadpipe_ingest_events_suppressed",
+        "Events accepted but not published: their person was erased (their key is shredded).",
+        ["source"],
+    )
 )

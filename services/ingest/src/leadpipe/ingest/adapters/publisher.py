@@ -84,7 +84,8 @@ class EventPublisher:
         # One request is one trace: its events share the caller's trace context, or a new one.
         trace = traceparent or new_traceparent()
         subjects = [record_key(event.lead_key) for event in events]
-        suppressed: list[InboundEvent] = []
+        published: Counter[str] = Counter()
+        suppressed: Counter[str] = Counter()
         try:
             async with asyncio.timeout(self._ack_timeout_s):
                 keys = await self._keys.for_publishing(set(subjects))
@@ -92,8 +93,9 @@ class EventPublisher:
                 for event, subject in zip(events, subjects, strict=True):
                     data_key = keys[subject]
                     if data_key is None:
-                        suppressed.append(event)
+                        suppressed[event.source] += 1
                         continue
+                    published[event.source] += 1
                     outgoing.append(
                         Outgoing.of(self._topic, subject, sealed(event, subject, data_key, trace))
                     )
@@ -102,10 +104,9 @@ class EventPublisher:
         except Exception as exc:
             raise KafkaUnavailable(f"the events could not be published: {exc!r}") from exc
         PRODUCE_SECONDS.observe(time.perf_counter() - started)
-        for source, count in Counter(event.source for event in suppressed).items():
+        for source, count in suppressed.items():
             SUPPRESSED.labels(source).inc(count)
-        published = [event for event in events if event not in suppressed] if suppressed else events
-        for source, count in Counter(event.source for event in published).items():
+        for source, count in published.items():
             ACCEPTED.labels(source).inc(count)
 
     async def ready(self) -> bool:
